@@ -1,0 +1,51 @@
+/**
+ * Opaque token values (SPEC §3.3): 256 bits from the CSPRNG, base64url, prefixed with the
+ * owner's route so a sharded store can find the record from the value alone. Stores keep
+ * only `hashTokenValue(value)`.
+ */
+import { createHmac, hash, randomFillSync } from 'node:crypto';
+
+/** Characters of a route: 3 base64url characters (18 bits) spread users over shards without identifying them. */
+export const ROUTE_LENGTH = 3;
+const RANDOM_BYTES = 32;
+
+// Randomness is drawn in blocks: one CSPRNG call feeds many tokens (a hot path at 30k flows/s).
+const POOL_SIZE = RANDOM_BYTES * 128;
+const pool = Buffer.allocUnsafe(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** `n` bytes from the CSPRNG (n ≤ 4096). Each byte is handed out once. */
+export function randomBytesPooled(n: number): Buffer {
+  if (poolOffset + n > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolOffset, poolOffset + n));
+  pool.fill(0, poolOffset, poolOffset + n);
+  poolOffset += n;
+  return out;
+}
+
+/** A random 128-bit id (grants, tokens, browser sessions). */
+export function randomId(): string {
+  return randomBytesPooled(16).toString('base64url');
+}
+
+export function newTokenValue(route: string): string {
+  return route + randomBytesPooled(RANDOM_BYTES).toString('base64url');
+}
+
+/** The route a token value claims; validated later by the record it resolves to. */
+export function routeOfValue(value: string): string {
+  return value.slice(0, ROUTE_LENGTH);
+}
+
+/** SHA-256 of a token value, base64url. 256-bit random values make a plain hash sufficient. */
+export function hashTokenValue(value: string): string {
+  return hash('sha256', value, 'base64url');
+}
+
+/** The route of a user id: HMAC so that routes reveal nothing about ids. */
+export function routeOf(routeKey: Uint8Array, userId: string): string {
+  return createHmac('sha256', routeKey).update(userId).digest('base64url').slice(0, ROUTE_LENGTH);
+}

@@ -1,0 +1,110 @@
+/**
+ * Argument checks at the public boundary. Every failure is an {@link InvalidInput}; nothing
+ * below this layer ever sees a non-string id, an ill-formed UTF-16 string or an oversized
+ * value, so no input can make two ids collide or reach a prototype (B-01..B-03, fault 19).
+ */
+import { InvalidInput } from '../errors.js';
+
+/** Longest user, client or grant id accepted, in UTF-16 code units. */
+export const MAX_ID_LENGTH = 4096;
+/** Longest token value accepted. */
+export const MAX_TOKEN_LENGTH = 1024;
+/** Longest scope list and scope string accepted. */
+export const MAX_SCOPES = 256;
+export const MAX_SCOPE_LENGTH = 256;
+
+/**
+ * A non-empty, well-formed string of at most `max` code units. Lone surrogates are refused:
+ * they would all encode to U+FFFD in UTF-8 and so make distinct ids collide.
+ */
+export function requireId(value: unknown, name: string, max = MAX_ID_LENGTH): string {
+  if (typeof value !== 'string') throw new InvalidInput(`${name} must be a string`);
+  if (value.length === 0) throw new InvalidInput(`${name} must not be empty`);
+  if (value.length > max) throw new InvalidInput(`${name} is longer than ${max} characters`);
+  if (!value.isWellFormed()) throw new InvalidInput(`${name} is not a well-formed string`);
+  return value;
+}
+
+export function optionalId(value: unknown, name: string): string | undefined {
+  return value === undefined ? undefined : requireId(value, name);
+}
+
+export function requireTokenValue(value: unknown): string {
+  return requireId(value, 'token value', MAX_TOKEN_LENGTH);
+}
+
+/** A list of distinct scope strings without spaces, as a new frozen array. */
+export function requireScopes(value: unknown, name = 'scope'): readonly string[] {
+  const list = typeof value === 'string' ? value.split(' ').filter((s) => s !== '') : value;
+  if (!Array.isArray(list)) throw new InvalidInput(`${name} must be an array of strings or a space-separated string`);
+  if (list.length > MAX_SCOPES) throw new InvalidInput(`${name} has more than ${MAX_SCOPES} entries`);
+  const out: string[] = [];
+  for (const s of list) {
+    requireId(s, `${name} entry`, MAX_SCOPE_LENGTH);
+    if (/[\s]/.test(s)) throw new InvalidInput(`${name} entries must not contain white space`);
+    if (!out.includes(s)) out.push(s);
+  }
+  return Object.freeze(out);
+}
+
+export function requirePlainObject(value: unknown, name: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidInput(`${name} must be an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function requireFiniteNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new InvalidInput(`${name} must be a finite number`);
+  return value;
+}
+
+/** Largest JSON document (in characters) accepted in a record field such as an auth request. */
+export const MAX_JSON_LENGTH = 64 * 1024;
+
+/**
+ * Deep copy of JSON data, refusing functions, cycles, non-finite
+ * numbers and anything larger than {@link MAX_JSON_LENGTH}. Keys such as `__proto__` stay
+ * ordinary data.
+ */
+export function cloneJson(value: unknown, name: string): unknown {
+  let budget = MAX_JSON_LENGTH;
+  const seen = new Set<object>();
+  const walk = (v: unknown, depth: number): unknown => {
+    if (depth > 32) throw new InvalidInput(`${name} is nested too deeply`);
+    if (v === null || typeof v === 'boolean') return v;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) throw new InvalidInput(`${name} contains a non-finite number`);
+      return v;
+    }
+    if (typeof v === 'string') {
+      budget -= v.length + 2;
+      if (budget < 0) throw new InvalidInput(`${name} is too large`);
+      return v;
+    }
+    if (typeof v !== 'object') throw new InvalidInput(`${name} must be JSON data`);
+    if (seen.has(v)) throw new InvalidInput(`${name} contains a cycle`);
+    seen.add(v);
+    let out: unknown;
+    if (Array.isArray(v)) {
+      out = v.map((x) => walk(x, depth + 1));
+    } else {
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) {
+        budget -= k.length + 3;
+        if (budget < 0) throw new InvalidInput(`${name} is too large`);
+        // defineProperty, not assignment: a `__proto__` key stays an own data property.
+        Object.defineProperty(o, k, {
+          value: walk((v as Record<string, unknown>)[k], depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+      out = o;
+    }
+    seen.delete(v);
+    return out;
+  };
+  return walk(value, 0);
+}
