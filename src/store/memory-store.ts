@@ -245,10 +245,8 @@ export class MemoryStore implements SessionStore {
     const grants: GrantRecord[] = [];
     const tokens: TokenRecord[] = [];
     const markers: ReuseMarker[] = [];
-    const routes: Record<string, string> = {};
     for (const u of this.#users.values()) {
       users.push(u.user);
-      Object.defineProperty(routes, u.user.userId, { value: u.route, enumerable: true });
       for (const c of u.clients.values()) {
         clients.push(c.client);
         for (const g of c.grants.values()) {
@@ -258,12 +256,12 @@ export class MemoryStore implements SessionStore {
         }
       }
     }
-    return { version: 1, users, clients, grants, tokens, markers, routes };
+    return { version: 1, users, clients, grants, tokens, markers };
   }
 
-  async load(data: TreeDump): Promise<void> {
+  async load(data: TreeDump, routeOf: (userId: string) => string): Promise<void> {
     for (const user of data.users) {
-      const route = data.routes[user.userId]!;
+      const route = routeOf(user.userId);
       const existing = this.#users.get(user.userId);
       if (existing) existing.user = freeze(user);
       else this.#users.set(user.userId, { user: freeze(user), route, clients: new Map() });

@@ -90,8 +90,6 @@ export interface TreeDump {
   readonly grants: readonly GrantRecord[];
   readonly tokens: readonly TokenRecord[];
   readonly markers: readonly ReuseMarker[];
-  /** `route` of each user id, so a sharded store can place records on load. */
-  readonly routes: Readonly<Record<string, string>>;
 }
 
 export interface SessionStore {
@@ -148,6 +146,6 @@ export interface SessionStore {
   purgeExpired(now: number, limit: number): Promise<number>;
 
   dump(): Promise<TreeDump>;
-  /** Adds the records of a dump (validated by the manager) to the store. */
-  load(data: TreeDump): Promise<void>;
+  /** Adds the records of a dump (validated by the manager) to the store; `routeOf` places each user. */
+  load(data: TreeDump, routeOf: (userId: string) => string): Promise<void>;
 }

@@ -1,0 +1,137 @@
+/**
+ * Configuration of a {@link SessionManager}, validated once at construction.
+ */
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { InvalidInput } from '../errors.js';
+import type { SessionIdKey } from '../crypto/session-id.js';
+import type { SessionStore, ReusePolicy } from '../store/store.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { UsageRules } from '../tree/records.js';
+import { DEFAULT_USAGE_RULES, normalizeRuleTable } from '../tree/usage-rules.js';
+
+/** Secret material. Configure it in production: without it ids and `sub` die with the process (B-10). */
+export interface SessionSecrets {
+  /**
+   * Session-id key ring: 32-byte keys (bytes or base64url) with public key ids. The first
+   * seals new ids; all open ids they sealed, so keys can be rotated by prepending.
+   */
+  readonly sessionIdKeys: ReadonlyArray<{ readonly kid: string; readonly key: Uint8Array | string }>;
+  /**
+   * Salt of the `sub` HMAC (≥ 32 bytes). Also the root from which the route and `sid` keys are
+   * derived (HKDF), so changing it changes `sub`, `sid` and routes together — never rotate it casually.
+   */
+  readonly subjectSalt: Uint8Array | string;
+}
+
+/** Signs ID tokens (and logout tokens in the examples) with `jose`. */
+export interface JwtOptions {
+  /** The `iss` claim. */
+  readonly issuer: string;
+  /** Private key as a `CryptoKey` or `KeyObject` (from jose's `importJWK` / `generateKeyPair`). */
+  readonly privateKey: import('node:crypto').webcrypto.CryptoKey | import('node:crypto').KeyObject;
+  readonly alg: 'ES256' | 'ES384' | 'EdDSA' | 'RS256' | 'PS256';
+  readonly kid?: string;
+}
+
+export interface RefreshPolicy {
+  /** Rotate on every use (default true). */
+  readonly rotate?: boolean;
+  /** A reuse within this many seconds of the first use revokes nothing (default 5; 0 disables). */
+  readonly graceSeconds?: number;
+  /** Absolute lifetime of a rotation chain in seconds (default 365 days). */
+  readonly absoluteLifetime?: number;
+}
+
+export interface SessionManagerOptions {
+  /** Where the tree lives. Default: a new {@link MemoryStore}. */
+  readonly store?: SessionStore;
+  readonly secrets?: SessionSecrets;
+  /** Per-class usage rules (lifetime in seconds, max usage, what it may mint), over the defaults. */
+  readonly tokenPolicies?: Readonly<Record<string, Partial<UsageRules>>>;
+  /** Grant lifetime in seconds (default 14 days). */
+  readonly grantLifetime?: number;
+  readonly refresh?: RefreshPolicy;
+  /** What a reused code or refresh token revokes (default `'grant'`, as RFC 6749 §4.1.2 suggests). */
+  readonly reusePolicy?: { readonly code?: ReusePolicy; readonly refresh?: ReusePolicy };
+  /** ID token signing. Without it `redeemCode` and `refresh` issue no ID tokens. */
+  readonly jwt?: JwtOptions;
+  /** Clock in milliseconds (tests). */
+  readonly clock?: () => number;
+  /** Where warnings go (default `console`). Never receives secrets or token values. */
+  readonly logger?: { warn(message: string): void };
+}
+
+export interface ResolvedOptions {
+  readonly store: SessionStore;
+  readonly sessionIdKeys: readonly SessionIdKey[];
+  readonly subjectSalt: Uint8Array;
+  readonly routeKey: Uint8Array;
+  readonly sidKey: Uint8Array;
+  readonly rules: Readonly<Record<string, UsageRules>>;
+  readonly grantLifetimeMs: number;
+  readonly rotate: boolean;
+  readonly graceMs: number;
+  readonly chainLifetimeMs: number;
+  readonly codeReuse: ReusePolicy;
+  readonly refreshReuse: ReusePolicy;
+  readonly jwt: JwtOptions | undefined;
+  readonly clock: () => number;
+}
+
+function bytes(v: Uint8Array | string, name: string, min: number): Uint8Array {
+  const b = typeof v === 'string' ? Buffer.from(v, 'base64url') : v;
+  if (!(b instanceof Uint8Array) || b.length < min) throw new InvalidInput(`${name} must be at least ${min} bytes`);
+  return Uint8Array.from(b);
+}
+
+function seconds(v: unknown, name: string, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidInput(`${name} must be a number ≥ ${min}`);
+  return v;
+}
+
+function policy(v: unknown, name: string): ReusePolicy {
+  if (v === undefined) return 'grant';
+  if (v !== 'grant' && v !== 'descendants' && v !== 'none') throw new InvalidInput(`${name} must be grant, descendants or none`);
+  return v;
+}
+
+export function resolveOptions(o: SessionManagerOptions = {}): ResolvedOptions {
+  const logger = o.logger ?? console;
+  let secrets = o.secrets;
+  if (!secrets) {
+    logger.warn(
+      'oidc-sessions: no secrets configured — using random keys. Session ids, tokens and `sub` values ' +
+        'will not survive a restart or work across processes. Configure `secrets` in production.',
+    );
+    secrets = { sessionIdKeys: [{ kid: 'dev', key: randomBytes(32) }], subjectSalt: randomBytes(32) };
+  }
+  if (!Array.isArray(secrets.sessionIdKeys)) throw new InvalidInput('secrets.sessionIdKeys must be an array');
+  const sessionIdKeys = secrets.sessionIdKeys.map((k) => ({ kid: k.kid, key: bytes(k.key, 'session id key', 32) }));
+  const subjectSalt = bytes(secrets.subjectSalt, 'secrets.subjectSalt', 32);
+  const derive = (info: string) => new Uint8Array(hkdfSync('sha256', subjectSalt, new Uint8Array(0), info, 32));
+  const refresh = o.refresh ?? {};
+  const rotate = refresh.rotate ?? true;
+  let rules = normalizeRuleTable(o.tokenPolicies, DEFAULT_USAGE_RULES, 'tokenPolicies');
+  if (!rotate) {
+    // Without rotation a refresh token is reusable until it expires.
+    const { maxUsage: _ignored, ...rt } = rules.refresh_token!;
+    rules = Object.freeze({ ...rules, refresh_token: Object.freeze(rt) });
+  }
+  return {
+    store: o.store ?? new MemoryStore(),
+    sessionIdKeys,
+    subjectSalt,
+    routeKey: derive('oidc-sessions/route'),
+    sidKey: derive('oidc-sessions/sid'),
+    rules,
+    grantLifetimeMs: seconds(o.grantLifetime, 'grantLifetime', 14 * 86400, 1) * 1000,
+    rotate,
+    graceMs: seconds(refresh.graceSeconds, 'refresh.graceSeconds', 5) * 1000,
+    chainLifetimeMs: seconds(refresh.absoluteLifetime, 'refresh.absoluteLifetime', 365 * 86400, 1) * 1000,
+    codeReuse: policy(o.reusePolicy?.code, 'reusePolicy.code'),
+    refreshReuse: policy(o.reusePolicy?.refresh, 'reusePolicy.refresh'),
+    jwt: o.jwt,
+    clock: o.clock ?? Date.now,
+  };
+}

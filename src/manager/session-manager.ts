@@ -1,0 +1,925 @@
+/**
+ * The session manager (SPEC §5): the seed API of the reference, with its defects fixed, and the
+ * token lifecycle (mint, redeem, refresh, validate, introspect, logout, purge, dump/load).
+ *
+ * All policy lives here; the store only keeps records and performs the few compare-and-set
+ * steps that must be atomic. Every public method validates its arguments first and either
+ * returns or throws one of the typed errors of `errors.ts`; nothing is written on failure.
+ */
+import { EventEmitter } from 'node:events';
+import { createHmac } from 'node:crypto';
+import { SignJWT } from 'jose';
+import {
+  InactiveToken,
+  InvalidInput,
+  InvalidSessionId,
+  MintingNotAllowed,
+  OidcSessionsError,
+  StoreUnavailable,
+  TokenReused,
+  UnknownSession,
+  UnknownToken,
+  WrongClient,
+} from '../errors.js';
+import { SessionIdCodec, type SessionPath } from '../crypto/session-id.js';
+import { computeSub } from '../crypto/subject.js';
+import { hashTokenValue, newTokenValue, randomId, routeOf, routeOfValue, ROUTE_LENGTH } from '../crypto/token-value.js';
+import { encodeParts } from '../crypto/encoding.js';
+import type { GrantPath, SessionStore, TokenLookup, TreeDump } from '../store/store.js';
+import { browserSessionLive, grantInactiveReason, tokenInactiveReason } from '../tree/activity.js';
+import type {
+  AuthnEvent,
+  ClientRecord,
+  CodeBinding,
+  GrantClaims,
+  GrantContext,
+  GrantRecord,
+  SubjectType,
+  TokenClass,
+  TokenContext,
+  TokenRecord,
+  UsageRules,
+} from '../tree/records.js';
+import { normalizeRuleTable, normalizeRules } from '../tree/usage-rules.js';
+import {
+  cloneJson,
+  optionalId,
+  requireFiniteNumber,
+  requireId,
+  requirePlainObject,
+  requireScopes,
+  requireTokenValue,
+} from '../tree/validate.js';
+import { validateDump } from './dump.js';
+import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js';
+import { isValidCodeChallenge, pkceMatches } from './pkce.js';
+import type {
+  IntrospectionResponse,
+  LogoutNotice,
+  MintedToken,
+  SessionInfo,
+  SessionInfoInclude,
+  TokenSessionInfo,
+  TokenSet,
+  UserSessions,
+  ValidatedToken,
+} from './results.js';
+
+/** An authentication event as callers pass it; times in ms, `validFor` in seconds. */
+export interface AuthnEventInput {
+  readonly userId?: string;
+  readonly authnInfo?: string;
+  readonly amr?: readonly string[];
+  readonly authnTime?: number;
+  readonly validUntil?: number;
+  readonly validFor?: number;
+}
+
+/** Fields of a new grant (`addGrant`); `createSession` derives most of them from the request. */
+export interface GrantFields {
+  readonly scope?: readonly string[] | string;
+  readonly claims?: GrantClaims;
+  readonly resources?: readonly string[];
+  readonly authRequest?: Readonly<Record<string, unknown>>;
+  readonly authnEvent?: AuthnEventInput;
+  readonly subType?: SubjectType;
+  readonly sectorIdentifier?: string;
+  readonly usageRules?: Readonly<Record<string, Partial<UsageRules>>>;
+  /** Grant lifetime in seconds (default: the manager's `grantLifetime`). */
+  readonly expiresIn?: number;
+  readonly browserSessionId?: string;
+}
+
+export interface CreateSessionInput {
+  readonly authnEvent: AuthnEventInput;
+  readonly authRequest: Readonly<Record<string, unknown>>;
+  readonly userId: string;
+  readonly clientId?: string;
+  readonly subType?: SubjectType;
+  readonly sectorIdentifier?: string;
+  readonly tokenUsageRules?: Readonly<Record<string, Partial<UsageRules>>>;
+  readonly scopes?: readonly string[] | string;
+  readonly claims?: GrantClaims;
+  readonly resources?: readonly string[];
+  readonly browserSessionId?: string;
+  readonly expiresIn?: number;
+}
+
+export interface MintOptions {
+  /** Value of the parent token; without it the token is minted from the grant itself. */
+  readonly basedOn?: string;
+  readonly scope?: readonly string[] | string;
+  readonly resources?: readonly string[];
+  readonly claims?: Readonly<Record<string, unknown>>;
+  readonly usageRules?: Partial<UsageRules>;
+  /** Bind the token to a browser session (inherited from the parent when omitted). */
+  readonly browserSessionId?: string;
+  /** Authorization codes: redirect URI, PKCE challenge and nonce to check at redemption. */
+  readonly codeBinding?: CodeBinding;
+  /** Extra claims for an ID token. */
+  readonly idTokenClaims?: Readonly<Record<string, unknown>>;
+}
+
+export interface RedeemOptions {
+  readonly clientId: string;
+  readonly redirectUri?: string;
+  readonly codeVerifier?: string;
+  readonly issue?: IssueOptions;
+}
+
+export interface RefreshOptions {
+  readonly clientId: string;
+  readonly scope?: readonly string[] | string;
+  readonly issue?: Pick<IssueOptions, 'idToken' | 'idTokenClaims'>;
+}
+
+export interface IssueOptions {
+  /** Issue a refresh token (default: when the scope has `offline_access` and the code may mint one). */
+  readonly refreshToken?: boolean;
+  /** Issue an ID token (default: when the scope has `openid` and `jwt` is configured). */
+  readonly idToken?: boolean;
+  /** Extra claims for the ID token (profile claims of the user, for example). */
+  readonly idTokenClaims?: Readonly<Record<string, unknown>>;
+}
+
+/** Audit events; subscribe with `manager.on(name, listener)`. Payloads never hold token values. */
+export interface SessionEvents {
+  'grant.created': [{ userId: string; clientId: string; grantId: string }];
+  'grant.revoked': [{ userId: string; clientId: string; grantId: string; reason: string }];
+  'client_session.revoked': [{ userId: string; clientId: string }];
+  'token.revoked': [{ userId: string; clientId: string; grantId: string; tokenId: string; count: number }];
+  'token.reused': [{ userId: string; clientId: string; grantId: string; tokenId: string; class: string; revoked: string }];
+  'code.redeemed': [{ userId: string; clientId: string; grantId: string; tokenId: string }];
+  'refresh.rotated': [{ userId: string; clientId: string; grantId: string; tokenId: string }];
+  'user.logout': [{ userId: string; keepOffline: boolean; notices: number }];
+  'session.removed': [{ userId: string; clientId?: string; grantId?: string }];
+}
+
+const MAX_DUMP_RECORDS = 10_000_000;
+
+/**
+ * Keeps the session tree of an OpenID provider: user → client → grant → tokens.
+ *
+ * @example
+ * ```ts
+ * const manager = new SessionManager({ secrets });
+ * const sessionId = await manager.createSession({ userId: 'alice', authnEvent: {}, authRequest: { client_id: 'app', scope: 'openid', response_type: 'code' } });
+ * const { value: code } = await manager.mintToken(sessionId, 'authorization_code');
+ * const tokens = await manager.redeemCode(code, { clientId: 'app' });
+ * await manager.validateToken(tokens.accessToken.value, { tokenClass: 'access_token' });
+ * ```
+ */
+export class SessionManager extends EventEmitter<SessionEvents> {
+  readonly #o: ResolvedOptions;
+  readonly #ids: SessionIdCodec;
+  readonly #store: SessionStore;
+  readonly #now: () => number;
+
+  constructor(options: SessionManagerOptions = {}) {
+    super();
+    this.#o = resolveOptions(options);
+    this.#ids = new SessionIdCodec(this.#o.sessionIdKeys);
+    this.#store = this.#o.store;
+    this.#now = this.#o.clock;
+  }
+
+  /** The store this manager writes to. */
+  get store(): SessionStore {
+    return this.#store;
+  }
+
+  // ---------------------------------------------------------------- seed API
+
+  /** Creates user and client nodes as needed and a new grant; returns the grant's session id. */
+  async createSession(input: CreateSessionInput): Promise<string> {
+    const i = requirePlainObject(input, 'createSession input') as unknown as CreateSessionInput;
+    const userId = requireId(i.userId, 'userId');
+    const authRequest = requirePlainObject(i.authRequest, 'authRequest');
+    const requestClient = optionalId(authRequest.client_id, 'authRequest.client_id');
+    const clientId = optionalId(i.clientId, 'clientId') ?? requestClient;
+    if (clientId === undefined) throw new InvalidInput('clientId or authRequest.client_id is required');
+    if (requestClient !== undefined && requestClient !== clientId) {
+      throw new InvalidInput('clientId does not match authRequest.client_id'); // B-58
+    }
+    return this.addGrant(userId, clientId, {
+      authRequest,
+      authnEvent: i.authnEvent,
+      scope: i.scopes ?? (authRequest.scope as string | readonly string[] | undefined) ?? [],
+      ...(i.subType !== undefined && { subType: i.subType }),
+      ...(i.sectorIdentifier !== undefined && { sectorIdentifier: i.sectorIdentifier }),
+      ...(i.tokenUsageRules !== undefined && { usageRules: i.tokenUsageRules }),
+      ...(i.claims !== undefined && { claims: i.claims }),
+      ...(i.resources !== undefined && { resources: i.resources }),
+      ...(i.browserSessionId !== undefined && { browserSessionId: i.browserSessionId }),
+      ...(i.expiresIn !== undefined && { expiresIn: i.expiresIn }),
+    });
+  }
+
+  /** Adds a grant with the given fields under (user, client); returns its session id. */
+  async addGrant(userId: string, clientId: string, fields: GrantFields = {}): Promise<string> {
+    requireId(userId, 'userId');
+    requireId(clientId, 'clientId');
+    const f = requirePlainObject(fields, 'grant fields') as GrantFields;
+    const now = this.#now();
+    const subType = f.subType ?? 'public';
+    if (subType !== 'public' && subType !== 'pairwise' && subType !== 'ephemeral') {
+      throw new InvalidInput('subType must be public, pairwise or ephemeral');
+    }
+    const sector = optionalId(f.sectorIdentifier, 'sectorIdentifier');
+    const lifetime = f.expiresIn === undefined ? this.#o.grantLifetimeMs : requirePositive(f.expiresIn, 'expiresIn') * 1000;
+    const grant: GrantRecord = {
+      id: randomId(),
+      userId,
+      clientId,
+      scope: requireScopes(f.scope ?? []),
+      claims: (f.claims === undefined ? {} : cloneJson(requirePlainObject(f.claims, 'claims'), 'claims')) as GrantClaims,
+      resources: f.resources === undefined ? [] : requireScopes(f.resources, 'resources'),
+      authRequest: (f.authRequest === undefined ? {} : cloneJson(requirePlainObject(f.authRequest, 'authRequest'), 'authRequest')) as Record<string, unknown>,
+      authnEvent: this.#authnEvent(f.authnEvent ?? {}, userId, now),
+      sub: computeSub(this.#o.subjectSalt, subType, userId, sector),
+      subType,
+      usageRules: normalizeRuleTable(f.usageRules, this.#o.rules, 'usageRules'),
+      issuedAt: now,
+      notBefore: now,
+      expiresAt: now + lifetime,
+      revoked: false,
+      ...(f.browserSessionId !== undefined && { browserSessionId: requireId(f.browserSessionId, 'browserSessionId', 256) }),
+    };
+    await this.#store.createGrant(this.#route(userId), grant, now);
+    this.#emit('grant.created', { userId, clientId, grantId: grant.id });
+    return this.#ids.seal({ userId, clientId, grantId: grant.id });
+  }
+
+  /** The token of that grant with that value, or undefined (also for another grant's token). */
+  async findToken(sessionId: string, tokenValue: string): Promise<TokenRecord | undefined> {
+    const path = this.#grantPath(sessionId);
+    const value = requireTokenValue(tokenValue);
+    const found = await this.#lookup(value);
+    if (!found?.token || !samePath(found.grant, path)) return undefined;
+    return found.token;
+  }
+
+  async getAuthenticationEvent(sessionId: string): Promise<AuthnEvent> {
+    return (await this.#grantContext(this.#grantPath(sessionId))).grant.authnEvent;
+  }
+
+  /** The client session node named by a 2- or 3-part session id. */
+  async getClientSessionInfo(sessionId: string): Promise<ClientRecord> {
+    const p = this.#openSessionId(sessionId);
+    if (p.clientId === undefined) throw new InvalidSessionId('session id does not name a client session');
+    const view = await this.#store.getClient(this.#route(p.userId), p.userId, p.clientId);
+    if (!view) throw new UnknownSession();
+    return view.client;
+  }
+
+  /**
+   * The newest active grant of (user, client) whose request had this response type (order of
+   * the space-separated values does not matter), or undefined. Used to reuse consent.
+   */
+  async getGrantByResponseType(userId: string, clientId: string, responseType = 'code'): Promise<GrantRecord | undefined> {
+    requireId(userId, 'userId');
+    requireId(clientId, 'clientId');
+    const wanted = responseTypeKey(requireId(responseType, 'responseType', 256));
+    const now = this.#now();
+    for (const ctx of await this.#store.listGrants(this.#route(userId), userId, clientId)) {
+      const rt = ctx.grant.authRequest.response_type;
+      if (typeof rt === 'string' && responseTypeKey(rt) === wanted && !grantInactiveReason(ctx, now)) return ctx.grant;
+    }
+    return undefined;
+  }
+
+  async getSessionInfo(sessionId: string, include: SessionInfoInclude = {}): Promise<SessionInfo> {
+    const path = this.#grantPath(sessionId);
+    return this.#info(await this.#grantContext(path), include, sessionId);
+  }
+
+  /** Session info of the grant holding a token, with the token and whether it is active. */
+  async getSessionInfoByToken(tokenValue: string, include: SessionInfoInclude = {}): Promise<TokenSessionInfo> {
+    const found = await this.#lookup(requireTokenValue(tokenValue));
+    if (!found) throw new UnknownToken();
+    if (!found.token) throw new InactiveToken('used');
+    const reason = tokenInactiveReason(found as TokenContext, this.#now());
+    return { ...this.#info(found, include), token: found.token, active: reason === undefined, ...(reason && { inactiveReason: reason }) };
+  }
+
+  /** Session ids of all live grants of the user. */
+  async getSidsByUserId(userId: string): Promise<string[]> {
+    requireId(userId, 'userId');
+    const now = this.#now();
+    const grants = await this.#store.listGrants(this.#route(userId), userId);
+    return grants.filter((g) => !grantInactiveReason(g, now)).map((g) => this.#sealGrant(g.grant));
+  }
+
+  /** The user node and the ids of its client sessions. */
+  async getUserInfo(userId: string): Promise<{ user: import('../tree/records.js').UserRecord; clientIds: readonly string[] }> {
+    requireId(userId, 'userId');
+    const view = await this.#store.getUser(this.#route(userId), userId);
+    if (!view) throw new UnknownSession();
+    return view;
+  }
+
+  /** Grants under a client session (2- or 3-part session id), or under a user (and client). */
+  async grants(target: string | { userId: string; clientId?: string }): Promise<GrantRecord[]> {
+    let userId: string;
+    let clientId: string | undefined;
+    if (typeof target === 'string') {
+      const p = this.#openSessionId(target);
+      if (p.clientId === undefined) throw new InvalidSessionId('session id does not name a client session');
+      ({ userId, clientId } = p);
+    } else {
+      const t = requirePlainObject(target, 'grants target');
+      userId = requireId(t.userId, 'userId');
+      clientId = optionalId(t.clientId, 'clientId');
+    }
+    const list = await this.#store.listGrants(this.#route(userId), userId, clientId);
+    return list.map((c) => c.grant);
+  }
+
+  /** Revokes a client session: every grant and token under it becomes inactive. */
+  async revokeClientSession(sessionId: string): Promise<void> {
+    const p = this.#openSessionId(sessionId);
+    if (p.clientId === undefined) throw new InvalidSessionId('session id does not name a client session');
+    if (!(await this.#store.revokeClient(this.#route(p.userId), p.userId, p.clientId))) throw new UnknownSession();
+    this.#emit('client_session.revoked', { userId: p.userId, clientId: p.clientId });
+  }
+
+  /** Revokes a grant and every token under it. */
+  async revokeGrant(sessionId: string): Promise<void> {
+    const path = this.#grantPath(sessionId);
+    if (!(await this.#store.revokeGrant(path))) throw new UnknownSession();
+    this.#emit('grant.revoked', { userId: path.userId, clientId: path.clientId, grantId: path.grantId, reason: 'revoked' });
+  }
+
+  /**
+   * Revokes one token of the grant and every token minted from it, however long the chain.
+   * Descendants are always cut, because a token under a revoked ancestor is inactive (SPEC §4);
+   * `recursive` is accepted for parity with the reference API.
+   */
+  async revokeToken(sessionId: string, tokenValue: string, _options: { recursive?: boolean } = {}): Promise<number> {
+    const path = this.#grantPath(sessionId);
+    const found = await this.#lookup(requireTokenValue(tokenValue));
+    if (!found || !samePath(found.grant, path)) throw new UnknownToken();
+    const tokenId = found.token?.id ?? found.marker!.tokenId;
+    const count = await this.#store.revokeToken(path, tokenId);
+    this.#emit('token.revoked', { userId: path.userId, clientId: path.clientId, grantId: path.grantId, tokenId, count });
+    return count;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Mints a token of `tokenClass` from the grant, or from the parent token whose value is
+   * `basedOn`. Checks that the parent may mint the class, that everything above is active, and
+   * that the scope is within the parent's (or the grant's). Returns the value once.
+   */
+  async mintToken(sessionId: string, tokenClass: TokenClass, options: MintOptions = {}): Promise<MintedToken> {
+    const path = this.#grantPath(sessionId);
+    const cls = requireId(tokenClass, 'tokenClass', 64);
+    const o = requirePlainObject(options, 'mint options') as MintOptions;
+    let ctx: GrantContext;
+    let parent: TokenRecord | undefined;
+    if (o.basedOn !== undefined) {
+      const found = await this.#lookup(requireTokenValue(o.basedOn));
+      if (!found || !samePath(found.grant, path)) throw new UnknownToken('parent token not found in this grant');
+      if (!found.token) throw new MintingNotAllowed('parent token is used up');
+      const reason = tokenInactiveReason(found as TokenContext, this.#now());
+      if (reason) throw new MintingNotAllowed(`parent token is not active: ${reason}`);
+      if (!found.token.usageRules.supportsMinting.includes(cls)) throw new MintingNotAllowed(`a ${found.token.class} may not mint ${cls}`);
+      ctx = found;
+      parent = found.token;
+    } else {
+      ctx = await this.#grantContext(path);
+      const reason = grantInactiveReason(ctx, this.#now());
+      if (reason) throw new MintingNotAllowed(`grant is not active: ${reason}`);
+    }
+    if (!Object.hasOwn(ctx.grant.usageRules, cls)) throw new MintingNotAllowed(`unknown token class ${cls}`);
+    const minted = await this.#buildToken(ctx, cls, parent, o);
+    if (!(await this.#store.addTokens(path, [minted.token]))) throw new UnknownSession();
+    return minted;
+  }
+
+  /**
+   * Redeems an authorization code in one atomic step (RFC 6749 §4.1.3, RFC 7636): checks the
+   * client, expiry, PKCE verifier and redirect URI, marks the code used and mints the tokens.
+   * Of any number of concurrent redemptions exactly one succeeds; a repeated one throws
+   * {@link TokenReused} and revokes what the code produced (policy `reusePolicy.code`).
+   */
+  async redeemCode(code: string, options: RedeemOptions): Promise<TokenSet> {
+    const value = requireTokenValue(code);
+    const o = requirePlainObject(options, 'redeem options') as unknown as RedeemOptions;
+    const clientId = requireId(o.clientId, 'clientId');
+    const redirectUri = optionalId(o.redirectUri, 'redirectUri');
+    const verifier = o.codeVerifier === undefined ? undefined : requireId(o.codeVerifier, 'codeVerifier', 256);
+    const issue = (o.issue === undefined ? {} : requirePlainObject(o.issue, 'issue')) as IssueOptions;
+    const found = await this.#lookup(value);
+    const cls = found?.token?.class ?? found?.marker?.class;
+    if (!found || cls !== 'authorization_code') throw new UnknownToken();
+    if (found.grant.clientId !== clientId) throw new WrongClient();
+    if (found.marker) return this.#reused(value, found, this.#o.codeReuse, 0);
+    const tctx = found as TokenContext;
+    const now = this.#now();
+    const reason = tokenInactiveReason(tctx, now);
+    if (reason) throw new InactiveToken(reason);
+    const code_ = tctx.token;
+    if (!pkceMatches(code_.codeBinding, verifier)) throw new InvalidInput('code_verifier does not match the code challenge');
+    if (code_.codeBinding?.redirectUri !== undefined && code_.codeBinding.redirectUri !== redirectUri) {
+      throw new InvalidInput('redirect_uri does not match the authorization request');
+    }
+    const scope = code_.scope;
+    const mint: MintedToken[] = [];
+    const access = await this.#buildToken(tctx, 'access_token', code_, {}, now);
+    mint.push(access);
+    const wantsRefresh = issue.refreshToken ?? scope.includes('offline_access');
+    let refresh: MintedToken | undefined;
+    if (wantsRefresh && code_.usageRules.supportsMinting.includes('refresh_token')) {
+      refresh = await this.#buildToken(tctx, 'refresh_token', code_, {}, now);
+      mint.push(refresh);
+    }
+    const idToken = await this.#maybeIdToken(tctx, code_, issue, scope, now);
+    if (idToken) mint.push(idToken);
+    this.#checkMinting(code_, mint);
+    const result = await this.#store.consume(this.#route(code_.userId), hashTokenValue(value), {
+      tokenId: code_.id,
+      now,
+      mint: mint.map((m) => m.token),
+      onReuse: this.#o.codeReuse,
+      graceMs: 0,
+    });
+    if (result.status === 'reused') return this.#reusedResult(tctx, code_.id, 'authorization_code', result.revoked);
+    if (result.status === 'revoked') throw new InactiveToken('revoked');
+    if (result.status === 'unknown') throw new UnknownToken();
+    this.#emit('code.redeemed', { userId: code_.userId, clientId, grantId: code_.grantId, tokenId: code_.id });
+    return this.#tokenSet(tctx, access, refresh, idToken, scope);
+  }
+
+  /**
+   * Exchanges a refresh token (RFC 6749 §6). With rotation (default) the presented token is used
+   * up and a successor minted; presenting it again revokes per `reusePolicy.refresh`, except
+   * within the grace window, where it fails with {@link TokenReused} (`revoked: 'nothing'`).
+   * The scope may be narrowed, never widened beyond the token's.
+   */
+  async refresh(refreshToken: string, options: RefreshOptions): Promise<TokenSet> {
+    const value = requireTokenValue(refreshToken);
+    const o = requirePlainObject(options, 'refresh options') as unknown as RefreshOptions;
+    const clientId = requireId(o.clientId, 'clientId');
+    const issue = (o.issue === undefined ? {} : requirePlainObject(o.issue, 'issue')) as IssueOptions;
+    const found = await this.#lookup(value);
+    const cls = found?.token?.class ?? found?.marker?.class;
+    if (!found || cls !== 'refresh_token') throw new UnknownToken();
+    if (found.grant.clientId !== clientId) throw new WrongClient();
+    if (found.marker) return this.#reused(value, found, this.#o.refreshReuse, this.#o.graceMs);
+    const tctx = found as TokenContext;
+    const now = this.#now();
+    const reason = tokenInactiveReason(tctx, now);
+    if (reason) throw new InactiveToken(reason);
+    const old = tctx.token;
+    const scope = o.scope === undefined ? old.scope : requireScopes(o.scope);
+    if (!scope.every((s) => old.scope.includes(s))) throw new MintingNotAllowed('requested scope exceeds the refresh token scope');
+    const familyId = old.familyId ?? old.id;
+    let successor: MintedToken | undefined;
+    if (this.#o.rotate) {
+      successor = await this.#buildToken(tctx, 'refresh_token', old, { scope: old.scope }, now);
+      // The successor takes the old token's place under its parent, so the lineage stays flat
+      // however many rotations happen (B-04) and the old record can be retired (fault 18).
+      const { basedOn: _b, ...rest } = successor.token;
+      const chainStart = old.chainStartedAt ?? old.issuedAt;
+      successor = {
+        value: successor.value,
+        token: {
+          ...rest,
+          ...(old.basedOn !== undefined && { basedOn: old.basedOn }),
+          familyId,
+          chainStartedAt: chainStart,
+          expiresAt: Math.min(rest.expiresAt, chainStart + this.#o.chainLifetimeMs),
+        },
+      };
+    }
+    const access = await this.#buildToken(tctx, 'access_token', successor?.token ?? old, { scope }, now);
+    const accessWithFamily: MintedToken = { value: access.value, token: { ...access.token, familyId } };
+    const idToken = await this.#maybeIdToken(tctx, old, issue, scope, now);
+    const mint = [accessWithFamily, ...(successor ? [successor] : []), ...(idToken ? [idToken] : [])];
+    this.#checkMinting(old, mint);
+    const result = await this.#store.consume(this.#route(old.userId), hashTokenValue(value), {
+      tokenId: old.id,
+      now,
+      mint: mint.map((m) => m.token),
+      onReuse: this.#o.refreshReuse,
+      graceMs: this.#o.graceMs,
+    });
+    if (result.status === 'reused') return this.#reusedResult(tctx, old.id, 'refresh_token', result.revoked);
+    if (result.status === 'revoked') throw new InactiveToken('revoked');
+    if (result.status === 'unknown') throw new UnknownToken();
+    this.#emit('refresh.rotated', { userId: old.userId, clientId, grantId: old.grantId, tokenId: old.id });
+    return this.#tokenSet(tctx, accessWithFamily, successor, idToken, scope);
+  }
+
+  /** The session info of an active token (of `tokenClass`, issued to `clientId` when given), else a typed error. */
+  async validateToken(tokenValue: string, options: { tokenClass?: TokenClass; clientId?: string } = {}): Promise<ValidatedToken> {
+    const value = requireTokenValue(tokenValue);
+    const found = await this.#lookup(value);
+    if (!found) throw new UnknownToken();
+    if (!found.token) throw new InactiveToken('used');
+    const t = found.token;
+    if (options.tokenClass !== undefined && t.class !== options.tokenClass) throw new InactiveToken('wrong_class');
+    if (options.clientId !== undefined && t.clientId !== options.clientId) throw new WrongClient();
+    const reason = tokenInactiveReason(found as TokenContext, this.#now());
+    if (reason) throw new InactiveToken(reason);
+    return this.#validated(found as TokenContext);
+  }
+
+  /**
+   * An RFC 7662 introspection response: `{active: false}` for anything not active, unknown,
+   * malformed, or (when `clientId` is given) issued to another client. Only a store outage throws.
+   */
+  async introspect(tokenValue: string, options: { clientId?: string } = {}): Promise<IntrospectionResponse> {
+    let v: ValidatedToken;
+    try {
+      v = await this.validateToken(tokenValue, options.clientId === undefined ? {} : { clientId: options.clientId });
+    } catch (e) {
+      if (e instanceof OidcSessionsError && !(e instanceof StoreUnavailable)) return { active: false };
+      throw e;
+    }
+    const t = v.token;
+    const sid = t.browserSessionId === undefined ? undefined : this.sidFor(t.browserSessionId, t.clientId);
+    return {
+      active: true,
+      scope: t.scope.join(' '),
+      client_id: t.clientId,
+      sub: v.sub,
+      exp: Math.floor(t.expiresAt / 1000),
+      iat: Math.floor(t.issuedAt / 1000),
+      nbf: Math.floor(t.notBefore / 1000),
+      token_type: t.class === 'access_token' ? 'Bearer' : t.class,
+      ...(v.grant.resources.length > 0 && { aud: v.grant.resources }),
+      ...(this.#o.jwt && { iss: this.#o.jwt.issuer }),
+      jti: t.id,
+      ...(sid !== undefined && { sid }),
+    };
+  }
+
+  /**
+   * Logs a user out everywhere: every browser session ends and every token that is not
+   * offline dies. With `keepOffline: false` (default) every client session is revoked too,
+   * so nothing at all survives. Returns whom to notify.
+   */
+  async logoutUser(userId: string, options: { keepOffline?: boolean } = {}): Promise<LogoutNotice[]> {
+    requireId(userId, 'userId');
+    const keepOffline = options.keepOffline ?? false;
+    const result = await this.#store.logoutUser(this.#route(userId), userId, { keepOffline, now: this.#now() });
+    if (!result) throw new UnknownSession();
+    const notices = this.logoutNotices(result.grants, result.browserSessionIds);
+    this.#emit('user.logout', { userId, keepOffline, notices: notices.length });
+    return notices;
+  }
+
+  /** Removes a user, client session or grant with everything below it. */
+  async removeSession(sessionId: string): Promise<void> {
+    const p = this.#openSessionId(sessionId);
+    if (!(await this.#store.remove({ route: this.#route(p.userId), ...p }))) throw new UnknownSession();
+    this.#emit('session.removed', p);
+  }
+
+  /** The user's clients, grants and browser sessions, for an account page. */
+  async listUserSessions(userId: string): Promise<UserSessions> {
+    requireId(userId, 'userId');
+    const route = this.#route(userId);
+    const [view, grants] = await Promise.all([this.#store.getUser(route, userId), this.#store.listGrants(route, userId)]);
+    const now = this.#now();
+    const clients = new Map<string, { clientId: string; revoked: boolean; grants: UserSessions['clients'][number]['grants'][number][] }>();
+    for (const ctx of grants) {
+      let c = clients.get(ctx.client.clientId);
+      if (!c) clients.set(ctx.client.clientId, (c = { clientId: ctx.client.clientId, revoked: ctx.client.revoked, grants: [] }));
+      const reason = grantInactiveReason(ctx, now);
+      c.grants.push({ sessionId: this.#sealGrant(ctx.grant), grant: ctx.grant, active: !reason, ...(reason && { inactiveReason: reason }) });
+    }
+    const browserSessions = view ? Object.values(view.user.browserSessions).filter((b) => browserSessionLive(view.user, b.id, now)) : [];
+    return { userId, browserSessions, clients: [...clients.values()] };
+  }
+
+  /** Removes expired records, visiting at most `limit` per call. Returns how many were removed. */
+  async purgeExpired(options: { limit?: number } = {}): Promise<number> {
+    const limit = options.limit ?? 10_000;
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidInput('limit must be a positive integer');
+    return this.#store.purgeExpired(this.#now(), limit);
+  }
+
+  /** Plain-JSON export of the whole tree: ids, lineage, counters and timestamps; no secrets, no token values. */
+  async dump(): Promise<TreeDump> {
+    return structuredClone(await this.#store.dump());
+  }
+
+  /** Imports a dump. Every record is checked field by field; nothing in the data names code to run (B-53). */
+  async load(data: unknown): Promise<void> {
+    const dump = validateDump(data, MAX_DUMP_RECORDS);
+    await this.#store.load(dump, (userId) => this.#route(userId));
+  }
+
+  // ---------------------------------------------------------------- browser sessions (for the middleware)
+
+  /** Records a browser session logged in as `userId`; returns its id. */
+  async startBrowserSession(userId: string, options: { validFor: number; id?: string }): Promise<string> {
+    requireId(userId, 'userId');
+    const validFor = requirePositive(options.validFor, 'validFor');
+    const id = options.id === undefined ? randomId() : requireId(options.id, 'browser session id', 256);
+    const now = this.#now();
+    await this.#store.addBrowserSession(this.#route(userId), userId, { id, createdAt: now, expiresAt: now + validFor * 1000, epoch: 0 });
+    return id;
+  }
+
+  /** True when the browser session still exists, is unexpired and the user was not logged out everywhere since. One read. */
+  async isBrowserSessionLive(userId: string, browserSessionId: string): Promise<boolean> {
+    requireId(userId, 'userId');
+    requireId(browserSessionId, 'browser session id', 256);
+    const view = await this.#store.getUser(this.#route(userId), userId);
+    return view !== undefined && browserSessionLive(view.user, browserSessionId, this.#now());
+  }
+
+  /** Ends one browser session: tokens bound to it become inactive. */
+  async endBrowserSession(userId: string, browserSessionId: string): Promise<boolean> {
+    requireId(userId, 'userId');
+    requireId(browserSessionId, 'browser session id', 256);
+    return this.#store.removeBrowserSession(this.#route(userId), userId, browserSessionId);
+  }
+
+  /** The `sid` claim for (browser session, client): stable, unlinkable across clients, not reversible. */
+  sidFor(browserSessionId: string, clientId: string): string {
+    return createHmac('sha256', this.#o.sidKey).update(encodeParts([browserSessionId, clientId])).digest('base64url');
+  }
+
+  /** Logout notices for grants and the browser sessions that ended with them. */
+  logoutNotices(grants: readonly GrantContext[], browserSessionIds: readonly string[]): LogoutNotice[] {
+    const notices = new Map<string, LogoutNotice>();
+    const now = this.#now();
+    for (const { grant } of grants) {
+      if (grant.revoked || grant.expiresAt <= now) continue;
+      const sessions = browserSessionIds.length > 0 ? browserSessionIds : [undefined];
+      for (const bs of sessions) {
+        const sid = bs === undefined ? undefined : this.sidFor(bs, grant.clientId);
+        const key = `${grant.clientId}\u0000${sid ?? ''}\u0000${grant.sub}`;
+        notices.set(key, { clientId: grant.clientId, sub: grant.sub, ...(sid !== undefined && { sid }) });
+      }
+    }
+    return [...notices.values()];
+  }
+
+  /** Seals a session id for a path (user, client session or grant). */
+  sessionIdOf(path: SessionPath): string {
+    requireId(path.userId, 'userId');
+    if (path.clientId !== undefined) requireId(path.clientId, 'clientId');
+    if (path.grantId !== undefined) requireId(path.grantId, 'grantId');
+    return this.#ids.seal(path);
+  }
+
+  /** Opens a session id (throws {@link InvalidSessionId}). */
+  openSessionId(sessionId: string): SessionPath {
+    return this.#openSessionId(sessionId);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #route(userId: string): string {
+    return routeOf(this.#o.routeKey, userId);
+  }
+
+  #openSessionId(sessionId: string): SessionPath {
+    return this.#ids.open(sessionId);
+  }
+
+  #grantPath(sessionId: string): GrantPath {
+    const p = this.#openSessionId(sessionId);
+    if (p.clientId === undefined || p.grantId === undefined) throw new InvalidSessionId('session id does not name a grant');
+    return { route: this.#route(p.userId), userId: p.userId, clientId: p.clientId, grantId: p.grantId };
+  }
+
+  async #grantContext(path: GrantPath): Promise<GrantContext> {
+    const ctx = await this.#store.getGrant(path);
+    if (!ctx) throw new UnknownSession();
+    return ctx;
+  }
+
+  /** Resolves a value; a value whose route does not match its owner resolves to nothing. */
+  async #lookup(value: string): Promise<TokenLookup | undefined> {
+    if (value.length <= ROUTE_LENGTH) return undefined;
+    const route = routeOfValue(value);
+    const found = await this.#store.findToken(route, hashTokenValue(value));
+    if (found && this.#route(found.grant.userId) !== route) return undefined;
+    return found;
+  }
+
+  #sealGrant(g: GrantRecord): string {
+    return this.#ids.seal({ userId: g.userId, clientId: g.clientId, grantId: g.id });
+  }
+
+  #info(ctx: GrantContext, include: SessionInfoInclude, knownSessionId?: string): SessionInfo {
+    const inc = (include ?? {}) as SessionInfoInclude;
+    const g = ctx.grant;
+    let sessionId = knownSessionId;
+    const seal = () => (sessionId ??= this.#sealGrant(g));
+    const info = {
+      get sessionId() {
+        return seal();
+      },
+      userId: g.userId,
+      clientId: g.clientId,
+      grantId: g.id,
+      ...(inc.user && { user: ctx.user }),
+      ...(inc.client && { client: ctx.client }),
+      ...(inc.grant && { grant: g }),
+      ...(inc.authnEvent && { authnEvent: g.authnEvent }),
+      ...(inc.authRequest && { authRequest: g.authRequest }),
+    };
+    return info;
+  }
+
+  #validated(ctx: TokenContext): ValidatedToken {
+    const seal = () => this.#sealGrant(ctx.grant);
+    let sid: string | undefined;
+    return {
+      get sessionId() {
+        return (sid ??= seal());
+      },
+      userId: ctx.grant.userId,
+      clientId: ctx.grant.clientId,
+      grantId: ctx.grant.id,
+      sub: ctx.grant.sub,
+      scope: ctx.token.scope,
+      token: ctx.token,
+      grant: ctx.grant,
+      user: ctx.user,
+      client: ctx.client,
+    };
+  }
+
+  #authnEvent(input: AuthnEventInput, userId: string, now: number): AuthnEvent {
+    const e = requirePlainObject(input, 'authnEvent') as AuthnEventInput;
+    if (e.userId !== undefined && e.userId !== userId) throw new InvalidInput('authnEvent.userId does not match userId');
+    const authnTime = e.authnTime === undefined ? now : requireFiniteNumber(e.authnTime, 'authnEvent.authnTime');
+    const validUntil =
+      e.validUntil !== undefined
+        ? requireFiniteNumber(e.validUntil, 'authnEvent.validUntil')
+        : authnTime + (e.validFor === undefined ? 3600 : requirePositive(e.validFor, 'authnEvent.validFor')) * 1000;
+    return Object.freeze({
+      userId,
+      ...(e.authnInfo !== undefined && { authnInfo: requireId(e.authnInfo, 'authnEvent.authnInfo', 256) }),
+      ...(e.amr !== undefined && { amr: requireScopes(e.amr, 'authnEvent.amr') }),
+      authnTime,
+      validUntil,
+    });
+  }
+
+  async #buildToken(ctx: GrantContext, cls: string, parent: TokenRecord | undefined, o: MintOptions, now = this.#now()): Promise<MintedToken> {
+    const grant = ctx.grant;
+    const base = Object.hasOwn(grant.usageRules, cls) ? grant.usageRules[cls] : undefined;
+    const rules = normalizeRules(o.usageRules, base, 'usageRules');
+    const ceiling = parent?.scope ?? grant.scope;
+    const scope = o.scope === undefined ? ceiling : requireScopes(o.scope);
+    if (!scope.every((s) => ceiling.includes(s))) throw new MintingNotAllowed('requested scope exceeds the parent scope');
+    const expiresAt = Math.min(rules.expiresIn === undefined ? grant.expiresAt : now + rules.expiresIn * 1000, grant.expiresAt);
+    const browserSessionId =
+      o.browserSessionId !== undefined ? requireId(o.browserSessionId, 'browserSessionId', 256) : parent?.browserSessionId;
+    const id = randomId();
+    let value = newTokenValue(this.#route(grant.userId));
+    if (cls === 'id_token') value = await this.#signIdToken(ctx, id, parent, o.idTokenClaims, scope, now, expiresAt, browserSessionId);
+    let codeBinding: CodeBinding | undefined;
+    if (o.codeBinding !== undefined) {
+      const b = requirePlainObject(o.codeBinding, 'codeBinding') as CodeBinding;
+      if (b.codeChallenge !== undefined && !isValidCodeChallenge(b.codeChallenge)) throw new InvalidInput('codeBinding.codeChallenge is malformed');
+      if (b.codeChallengeMethod !== undefined && b.codeChallengeMethod !== 'S256' && b.codeChallengeMethod !== 'plain') {
+        throw new InvalidInput('codeBinding.codeChallengeMethod must be S256 or plain');
+      }
+      codeBinding = {
+        ...(b.redirectUri !== undefined && { redirectUri: requireId(b.redirectUri, 'codeBinding.redirectUri', 2048) }),
+        ...(b.codeChallenge !== undefined && { codeChallenge: b.codeChallenge, codeChallengeMethod: b.codeChallengeMethod ?? 'S256' }),
+        ...(b.nonce !== undefined && { nonce: requireId(b.nonce, 'codeBinding.nonce', 1024) }),
+      };
+    }
+    const token: TokenRecord = {
+      id,
+      grantId: grant.id,
+      userId: grant.userId,
+      clientId: grant.clientId,
+      class: cls,
+      hash: hashTokenValue(value),
+      ...(parent && { basedOn: parent.id }),
+      scope,
+      ...(o.claims !== undefined && { claims: cloneJson(requirePlainObject(o.claims, 'claims'), 'claims') as Record<string, unknown> }),
+      ...(o.resources !== undefined && { resources: requireScopes(o.resources, 'resources') }),
+      usageRules: rules,
+      used: 0,
+      issuedAt: now,
+      notBefore: now,
+      expiresAt,
+      revoked: false,
+      epoch: ctx.user.epoch,
+      offline: (parent?.offline ?? false) || scope.includes('offline_access'),
+      ...(browserSessionId !== undefined && { browserSessionId }),
+      ...(parent?.familyId !== undefined && cls === 'refresh_token' && { familyId: parent.familyId }),
+      ...(cls === 'refresh_token' && parent?.familyId === undefined && { familyId: id, chainStartedAt: now }),
+      ...(codeBinding && { codeBinding }),
+    };
+    return { value, token };
+  }
+
+  async #signIdToken(
+    ctx: GrantContext,
+    jti: string,
+    parent: TokenRecord | undefined,
+    extra: Readonly<Record<string, unknown>> | undefined,
+    scope: readonly string[],
+    now: number,
+    expiresAt: number,
+    browserSessionId: string | undefined,
+  ): Promise<string> {
+    const jwt = this.#o.jwt;
+    if (!jwt) throw new MintingNotAllowed('ID tokens need the `jwt` option');
+    const g = ctx.grant;
+    const nonce = parent?.class === 'authorization_code' ? parent.codeBinding?.nonce : undefined;
+    const claims: Record<string, unknown> = {
+      ...(extra ? (cloneJson(extra, 'idTokenClaims') as Record<string, unknown>) : {}),
+      sub: g.sub,
+      auth_time: Math.floor(g.authnEvent.authnTime / 1000),
+      ...(nonce !== undefined && { nonce }),
+      ...(g.authnEvent.authnInfo !== undefined && { acr: g.authnEvent.authnInfo }),
+      ...(g.authnEvent.amr !== undefined && { amr: g.authnEvent.amr }),
+      ...(browserSessionId !== undefined && { sid: this.sidFor(browserSessionId, g.clientId) }),
+    };
+    void scope;
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: jwt.alg, typ: 'JWT', ...(jwt.kid !== undefined && { kid: jwt.kid }) })
+      .setIssuer(jwt.issuer)
+      .setAudience(g.clientId)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setExpirationTime(Math.floor(expiresAt / 1000))
+      .setJti(jti)
+      .sign(jwt.privateKey);
+  }
+
+  async #maybeIdToken(ctx: GrantContext, parent: TokenRecord, issue: IssueOptions, scope: readonly string[], now: number): Promise<MintedToken | undefined> {
+    const wanted = issue.idToken ?? (scope.includes('openid') && this.#o.jwt !== undefined);
+    if (!wanted) return undefined;
+    return this.#buildToken(ctx, 'id_token', parent, { ...(issue.idTokenClaims && { idTokenClaims: issue.idTokenClaims }) }, now);
+  }
+
+  #checkMinting(parent: TokenRecord, minted: readonly MintedToken[]): void {
+    for (const m of minted) {
+      if (!parent.usageRules.supportsMinting.includes(m.token.class)) {
+        throw new MintingNotAllowed(`a ${parent.class} may not mint ${m.token.class}`);
+      }
+    }
+  }
+
+  async #reused(value: string, found: TokenLookup, policy: 'grant' | 'descendants' | 'none', graceMs: number): Promise<never> {
+    const marker = found.marker!;
+    const result = await this.#store.consume(this.#route(marker.userId), hashTokenValue(value), {
+      tokenId: marker.tokenId,
+      now: this.#now(),
+      mint: [],
+      onReuse: policy,
+      graceMs,
+    });
+    const revoked = result.status === 'reused' ? result.revoked : 'nothing';
+    return this.#reusedResult(found, marker.tokenId, marker.class, revoked);
+  }
+
+  #reusedResult(ctx: GrantContext, tokenId: string, cls: string, revoked: 'grant' | 'descendants' | 'nothing'): never {
+    const g = ctx.grant;
+    this.#emit('token.reused', { userId: g.userId, clientId: g.clientId, grantId: g.id, tokenId, class: cls, revoked });
+    if (revoked === 'grant') this.#emit('grant.revoked', { userId: g.userId, clientId: g.clientId, grantId: g.id, reason: 'token_reused' });
+    throw new TokenReused(revoked);
+  }
+
+  #tokenSet(ctx: GrantContext, access: MintedToken, refresh: MintedToken | undefined, idToken: MintedToken | undefined, scope: readonly string[]): TokenSet {
+    return {
+      accessToken: access,
+      ...(refresh && { refreshToken: refresh }),
+      ...(idToken && { idToken }),
+      expiresIn: Math.max(0, Math.round((access.token.expiresAt - access.token.issuedAt) / 1000)),
+      scope,
+      session: this.#info(ctx, {}),
+    };
+  }
+
+  /** Listener failures must never break (or roll back) a store operation that already happened. */
+  #emit<K extends keyof SessionEvents>(name: K, ...args: SessionEvents[K]): void {
+    if (this.listenerCount(name) === 0) return;
+    try {
+      (this.emit as (n: K, ...a: SessionEvents[K]) => boolean)(name, ...args);
+    } catch {
+      // A throwing audit listener is the listener's bug; the tree is already consistent.
+    }
+  }
+}
+
+function requirePositive(v: unknown, name: string): number {
+  const n = requireFiniteNumber(v, name);
+  if (n <= 0) throw new InvalidInput(`${name} must be positive`);
+  return n;
+}
+
+function responseTypeKey(rt: string): string {
+  return rt.split(' ').filter(Boolean).sort().join(' ');
+}
+
+function samePath(g: GrantRecord, p: GrantPath): boolean {
+  return g.userId === p.userId && g.clientId === p.clientId && g.id === p.grantId;
+}
