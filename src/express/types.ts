@@ -1,0 +1,123 @@
+/**
+ * The per-request API that `oidcSessions()` attaches as `req.oidcSessions` (SPEC §7).
+ * This file is the contract between the middleware and the apps built on it.
+ */
+import type { SessionManager } from '../manager/session-manager.js';
+import type { LogoutNotice, MintedToken, UserSessions } from '../manager/results.js';
+import type { AuthnEvent, GrantClaims, GrantRecord, SubjectType } from '../tree/records.js';
+
+export interface OidcSessionsOptions {
+  /** The manager that keeps the tree. */
+  readonly manager: SessionManager;
+  /** Default lifetime of a login in seconds when `login()` gets no `validFor` (default 8 hours). */
+  readonly loginLifetime?: number;
+  /**
+   * Where the oidc part lives inside `req.session` (default `'oidc'`). Only this key is read
+   * and written; the rest of the express session belongs to the app.
+   */
+  readonly sessionKey?: string;
+}
+
+export interface LoginOptions {
+  /** Authentication context class reference (ACR). */
+  readonly authnInfo?: string;
+  /** Authentication methods references. */
+  readonly amr?: readonly string[];
+  /** How long this authentication may be relied on, in seconds. */
+  readonly validFor?: number;
+}
+
+export interface AuthorizeOptions {
+  readonly clientId: string;
+  /** The authorization request parameters (stored with the grant). */
+  readonly authRequest: Readonly<Record<string, unknown>>;
+  /** Granted scopes (default: the request's `scope`). */
+  readonly scopes?: readonly string[] | string;
+  readonly subType?: SubjectType;
+  /** Needed for `subType: 'pairwise'` (see `sectorIdentifierOf`). */
+  readonly sectorIdentifier?: string;
+  readonly claims?: GrantClaims;
+  readonly resources?: readonly string[];
+  /**
+   * Reuse the newest active grant of this user and client when it already covers the scopes
+   * (consent given before). Default true.
+   */
+  readonly reuse?: boolean;
+}
+
+export interface AuthorizeResult {
+  /** The grant's session id. */
+  readonly sessionId: string;
+  /** The per-(browser session, client) `sid` for ID tokens and logout tokens. */
+  readonly sid: string;
+  readonly grant: GrantRecord;
+  /** True when an existing grant was reused. */
+  readonly reused: boolean;
+}
+
+export interface CodeOptions {
+  readonly redirectUri?: string;
+  readonly codeChallenge?: string;
+  readonly codeChallengeMethod?: 'S256' | 'plain';
+  readonly nonce?: string;
+  readonly scope?: readonly string[] | string;
+}
+
+/** `req.oidcSessions`. */
+export interface OidcRequestSessions {
+  /** The logged-in user of this browser session, or undefined. */
+  readonly userId: string | undefined;
+  /** The authentication event of this browser session, or undefined. */
+  readonly authnEvent: AuthnEvent | undefined;
+  /** This browser session's id in the tree, or undefined when nobody is logged in. */
+  readonly browserSessionId: string | undefined;
+  /** The manager, for anything the helpers below do not cover. */
+  readonly manager: SessionManager;
+
+  /**
+   * Logs `userId` in: regenerates the express-session id (the old record is destroyed: no
+   * fixation), records the authentication event and links this browser to the user node.
+   * Keys of the old session named in `carry` are copied over (a pending authorization request).
+   */
+  login(userId: string, options?: LoginOptions & { carry?: readonly string[] }): Promise<void>;
+
+  /** Creates or reuses the grant for the current user and `clientId`, linked to this browser session. */
+  authorize(options: AuthorizeOptions): Promise<AuthorizeResult>;
+
+  /** Mints an authorization code for a grant of this browser session, bound to it. */
+  issueCode(sessionId: string, options?: CodeOptions): Promise<MintedToken>;
+
+  /** Token helpers bound to the manager. */
+  readonly redeemCode: SessionManager['redeemCode'];
+  readonly refresh: SessionManager['refresh'];
+  readonly validateToken: SessionManager['validateToken'];
+  readonly introspect: SessionManager['introspect'];
+  readonly revokeToken: SessionManager['revokeToken'];
+  readonly mintToken: SessionManager['mintToken'];
+
+  /**
+   * Logs out this browser session (or, with `everywhere`, every session of the user): tokens
+   * bound to the session die, offline tokens survive (documented policy), the express session
+   * is destroyed. Returns whom back-channel / front-channel logout must notify.
+   */
+  logout(options?: { everywhere?: boolean }): Promise<LogoutNotice[]>;
+
+  /** The current user's sessions (clients, grants, browser sessions), or undefined when anonymous. */
+  listSessions(): Promise<UserSessions | undefined>;
+
+  /** The clients this browser session authorized (ids), for logout notification. */
+  readonly clients: readonly string[];
+
+  /** The `sid` of this browser session for `clientId`, or undefined when anonymous. */
+  sidFor(clientId: string): string | undefined;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by the `oidcSessions()` middleware. */
+      oidcSessions: OidcRequestSessions;
+    }
+  }
+}
