@@ -57,7 +57,9 @@ const PRUNE_PER_WRITE = 4;
 export class MemoryStore implements SessionStore {
   readonly #users = new Map<string, UserEntry>();
   readonly #byHash = new Map<string, HashEntry>();
-  #sweep: Iterator<unknown> | undefined;
+  #sweep: Iterator<boolean> | undefined;
+  /** The clock value of the current purge call; the resumable sweep reads it at every step. */
+  #sweepNow = 0;
 
   async createGrant(route: string, grant: GrantRecord, now: number): Promise<void> {
     const u = this.#userEntry(route, grant.userId, now);
@@ -226,7 +228,8 @@ export class MemoryStore implements SessionStore {
   async purgeExpired(now: number, limit: number): Promise<number> {
     let removed = 0;
     let visited = 0;
-    if (!this.#sweep) this.#sweep = this.#sweepSteps(now);
+    this.#sweepNow = now;
+    if (!this.#sweep) this.#sweep = this.#sweepSteps();
     while (visited < limit) {
       const step = this.#sweep.next();
       if (step.done) {
@@ -366,8 +369,9 @@ export class MemoryStore implements SessionStore {
   }
 
   /** One step per record visited; yields true when the step removed something. */
-  *#sweepSteps(now: number): Generator<boolean> {
+  *#sweepSteps(): Generator<boolean> {
     for (const [userId, u] of this.#users) {
+      const now = this.#sweepNow;
       for (const [clientId, c] of u.clients) {
         for (const [grantId, g] of c.grants) {
           if (g.grant.expiresAt <= now) {
