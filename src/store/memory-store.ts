@@ -125,7 +125,8 @@ export class MemoryStore implements SessionStore {
     if (!e) return { status: 'unknown' };
     const g = e.g;
     if ('marker' in e) {
-      if (req.now - e.marker.usedAt <= req.graceMs) return { status: 'reused', revoked: 'nothing' };
+      // graceMs 0 disables the window (SPEC §5), also for a reuse in the same millisecond.
+      if (req.graceMs > 0 && req.now - e.marker.usedAt <= req.graceMs) return { status: 'reused', revoked: 'nothing' };
       return { status: 'reused', revoked: this.#applyReuse(g, e.marker.tokenId, e.marker.familyId, req.onReuse) };
     }
     const classMap = g.tokens.get(e.cls);

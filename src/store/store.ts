@@ -66,7 +66,7 @@ export interface ConsumeRequest {
   readonly mint: readonly TokenRecord[];
   /** What a reuse revokes. */
   readonly onReuse: ReusePolicy;
-  /** A reuse within this many ms of the first use revokes nothing (benign retry). */
+  /** A reuse within this many ms of the first use revokes nothing (benign retry); 0 disables the window. */
   readonly graceMs: number;
 }
 
