@@ -6,7 +6,7 @@
 import type Provider from 'oidc-provider';
 import type { AccessToken, AuthorizationCode, Client, RefreshToken } from 'oidc-provider';
 
-import { ACR, AMR, CLIENT_ID, REDIRECT_URI, SCOPE, TTL, accountFor } from './provider.js';
+import { ACR, AMR, CLIENT_ID, REDIRECT_URI, SCOPE, TTL, accountFor } from './constants.js';
 
 /** What a finished login + consent leaves behind, as far as later steps need it. */
 export interface Login {

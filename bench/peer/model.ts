@@ -26,7 +26,8 @@ import {
   rotatedRefreshToken,
   type Login,
 } from './fixtures.js';
-import { accountFor, type PeerProvider } from './provider.js';
+import { accountFor } from './constants.js';
+import type { PeerProvider } from './provider.js';
 
 export interface ModelOpts {
   /** Timed iterations. */
