@@ -42,6 +42,8 @@ interface ClientEntry {
 }
 interface GrantEntry {
   grant: GrantRecord;
+  /** Creation order: breaks ties between grants issued in the same millisecond (B-29). */
+  readonly seq: number;
   readonly u: UserEntry;
   readonly c: ClientEntry;
   /** Live tokens per class, in issue order (the front expires first). */
@@ -60,6 +62,7 @@ export class MemoryStore implements SessionStore {
   #sweep: Iterator<boolean> | undefined;
   /** The clock value of the current purge call; the resumable sweep reads it at every step. */
   #sweepNow = 0;
+  #grantSeq = 0;
 
   async createGrant(route: string, grant: GrantRecord, now: number): Promise<void> {
     const u = this.#userEntry(route, grant.userId, now);
@@ -70,7 +73,7 @@ export class MemoryStore implements SessionStore {
     } else if (c.client.revoked) {
       c.client = freeze({ ...c.client, revoked: false, createdAt: now });
     }
-    c.grants.set(grant.id, { grant: freeze(grant), u, c, tokens: new Map(), markers: new Map() });
+    c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, tokens: new Map(), markers: new Map() });
   }
 
   async getUser(_route: string, userId: string): Promise<UserView | undefined> {
@@ -92,9 +95,11 @@ export class MemoryStore implements SessionStore {
     const u = this.#users.get(userId);
     if (!u) return [];
     const clients = clientId === undefined ? [...u.clients.values()] : [u.clients.get(clientId)].filter((c) => c !== undefined);
-    const out: GrantContext[] = [];
-    for (const c of clients) for (const g of c.grants.values()) out.push(ctx(g));
-    return out.sort((a, b) => b.grant.issuedAt - a.grant.issuedAt);
+    const entries: GrantEntry[] = [];
+    for (const c of clients) for (const g of c.grants.values()) entries.push(g);
+    // Newest first; grants of the same millisecond by creation order, so "newest" is never the older one (B-29).
+    entries.sort((a, b) => b.grant.issuedAt - a.grant.issuedAt || b.seq - a.seq);
+    return entries.map(ctx);
   }
 
   async listTokens(path: GrantPath): Promise<TokenRecord[]> {
@@ -283,7 +288,7 @@ export class MemoryStore implements SessionStore {
       if (!u || !c) continue;
       const g = c.grants.get(grant.id);
       if (g) g.grant = freeze(grant);
-      else c.grants.set(grant.id, { grant: freeze(grant), u, c, tokens: new Map(), markers: new Map() });
+      else c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, tokens: new Map(), markers: new Map() });
     }
     for (const token of data.tokens) {
       const g = this.#users.get(token.userId)?.clients.get(token.clientId)?.grants.get(token.grantId);
