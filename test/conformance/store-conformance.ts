@@ -105,6 +105,17 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.equal((await m.getSidsByUserId('alice')).length, 3);
       });
 
+      it('grants created in the same millisecond: the newer is listed first and is the one getGrantByResponseType returns (B-29)', async () => {
+        const s1 = await newSession(m, 'alice', 'app');
+        const s2 = await newSession(m, 'alice', 'app');
+        const s3 = await newSession(m, 'alice', 'app');
+        const ids = [s3, s2, s1].map((s) => m.openSessionId(s).grantId);
+        assert.deepEqual((await m.grants(s1)).map((g) => g.id), ids);
+        assert.equal((await m.getGrantByResponseType('alice', 'app', 'code'))?.id, ids[0]);
+        await m.revokeGrant(s3);
+        assert.equal((await m.getGrantByResponseType('alice', 'app', 'code'))?.id, ids[1]);
+      });
+
       it('getGrant, getClient and getUser return undefined for absent nodes', async () => {
         await newSession(m, 'alice', 'app');
         const route = 'xyz';
