@@ -113,8 +113,9 @@ export function resolveOptions(o: SessionManagerOptions = {}): ResolvedOptions {
   const refresh = o.refresh ?? {};
   const rotate = refresh.rotate ?? true;
   let rules = normalizeRuleTable(o.tokenPolicies, DEFAULT_USAGE_RULES, 'tokenPolicies');
-  if (!rotate) {
-    // Without rotation a refresh token is reusable until it expires.
+  const explicitMaxUsage = o.tokenPolicies?.refresh_token !== undefined && Object.hasOwn(o.tokenPolicies.refresh_token, 'maxUsage');
+  if (!rotate && !explicitMaxUsage) {
+    // Without rotation a refresh token is reusable until it expires (unless a maxUsage was configured explicitly).
     const { maxUsage: _ignored, ...rt } = rules.refresh_token!;
     rules = Object.freeze({ ...rules, refresh_token: Object.freeze(rt) });
   }
