@@ -33,8 +33,9 @@ export function normalizeRules(input: unknown, base: UsageRules | undefined, nam
   };
   const expiresIn = Object.hasOwn(r, 'expiresIn') ? r.expiresIn : base?.expiresIn;
   if (expiresIn !== undefined) {
-    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn > 10 * 365 * 86400) {
-      throw new InvalidInput(`${name}.expiresIn must be a number of seconds`);
+    // A token born expired (expiresIn ≤ 0) is a configuration error, not a policy.
+    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0 || expiresIn > 10 * 365 * 86400) {
+      throw new InvalidInput(`${name}.expiresIn must be a positive number of seconds`);
     }
     out.expiresIn = expiresIn;
   }
