@@ -235,7 +235,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       claims: (f.claims === undefined ? {} : cloneJson(requirePlainObject(f.claims, 'claims'), 'claims')) as GrantClaims,
       resources: f.resources === undefined ? [] : requireScopes(f.resources, 'resources'),
       authRequest: (f.authRequest === undefined ? {} : cloneJson(requirePlainObject(f.authRequest, 'authRequest'), 'authRequest')) as Record<string, unknown>,
-      authnEvent: this.#authnEvent(f.authnEvent ?? {}, userId, now),
+      authnEvent: this.#authnEvent(f.authnEvent === undefined ? {} : f.authnEvent, userId, now),
       sub: computeSub(this.#o.subjectSalt, subType, userId, sector),
       subType,
       usageRules: normalizeRuleTable(f.usageRules, this.#o.rules, 'usageRules'),
@@ -290,11 +290,13 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   async getSessionInfo(sessionId: string, include: SessionInfoInclude = {}): Promise<SessionInfo> {
     const path = this.#grantPath(sessionId);
+    include = optionsOf<SessionInfoInclude>(include, 'include');
     return this.#info(await this.#grantContext(path), include, sessionId);
   }
 
   /** Session info of the grant holding a token, with the token and whether it is active. */
   async getSessionInfoByToken(tokenValue: string, include: SessionInfoInclude = {}): Promise<TokenSessionInfo> {
+    include = optionsOf<SessionInfoInclude>(include, 'include');
     const found = await this.#lookup(requireTokenValue(tokenValue));
     if (!found) throw new UnknownToken();
     if (!found.token) throw new InactiveToken('used');
@@ -355,8 +357,9 @@ export class SessionManager extends EventEmitter<SessionEvents> {
    * Descendants are always cut, because a token under a revoked ancestor is inactive (SPEC §4);
    * `recursive` is accepted for parity with the reference API.
    */
-  async revokeToken(sessionId: string, tokenValue: string, _options: { recursive?: boolean } = {}): Promise<number> {
+  async revokeToken(sessionId: string, tokenValue: string, options: { recursive?: boolean } = {}): Promise<number> {
     const path = this.#grantPath(sessionId);
+    optionalBoolean(optionsOf<{ recursive?: boolean }>(options, 'revoke options').recursive, 'recursive');
     const found = await this.#lookup(requireTokenValue(tokenValue));
     if (!found || !samePath(found.grant, path)) throw new UnknownToken();
     const tokenId = found.token?.id ?? found.marker!.tokenId;
@@ -410,7 +413,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const clientId = requireId(o.clientId, 'clientId');
     const redirectUri = optionalId(o.redirectUri, 'redirectUri');
     const verifier = o.codeVerifier === undefined ? undefined : requireId(o.codeVerifier, 'codeVerifier', 256);
-    const issue = (o.issue === undefined ? {} : requirePlainObject(o.issue, 'issue')) as IssueOptions;
+    const issue = issueOptions(o.issue);
     const found = await this.#lookup(value);
     const cls = found?.token?.class ?? found?.marker?.class;
     if (!found || cls !== 'authorization_code') throw new UnknownToken();
@@ -462,7 +465,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const value = requireTokenValue(refreshToken);
     const o = requirePlainObject(options, 'refresh options') as unknown as RefreshOptions;
     const clientId = requireId(o.clientId, 'clientId');
-    const issue = (o.issue === undefined ? {} : requirePlainObject(o.issue, 'issue')) as IssueOptions;
+    const issue = issueOptions(o.issue);
     const found = await this.#lookup(value);
     const cls = found?.token?.class ?? found?.marker?.class;
     if (!found || cls !== 'refresh_token') throw new UnknownToken();
@@ -516,12 +519,15 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   /** The session info of an active token (of `tokenClass`, issued to `clientId` when given), else a typed error. */
   async validateToken(tokenValue: string, options: { tokenClass?: TokenClass; clientId?: string } = {}): Promise<ValidatedToken> {
     const value = requireTokenValue(tokenValue);
+    const o = optionsOf<{ tokenClass?: TokenClass; clientId?: string }>(options, 'validate options');
+    const tokenClass = o.tokenClass === undefined ? undefined : requireId(o.tokenClass, 'tokenClass', 64);
+    const clientId = optionalId(o.clientId, 'clientId');
     const found = await this.#lookup(value);
     if (!found) throw new UnknownToken();
     if (!found.token) throw new InactiveToken('used');
     const t = found.token;
-    if (options.tokenClass !== undefined && t.class !== options.tokenClass) throw new InactiveToken('wrong_class');
-    if (options.clientId !== undefined && t.clientId !== options.clientId) throw new WrongClient();
+    if (tokenClass !== undefined && t.class !== tokenClass) throw new InactiveToken('wrong_class');
+    if (clientId !== undefined && t.clientId !== clientId) throw new WrongClient();
     const reason = tokenInactiveReason(found as TokenContext, this.#now());
     if (reason) throw new InactiveToken(reason);
     return this.#validated(found as TokenContext);
@@ -532,9 +538,11 @@ export class SessionManager extends EventEmitter<SessionEvents> {
    * malformed, or (when `clientId` is given) issued to another client. Only a store outage throws.
    */
   async introspect(tokenValue: string, options: { clientId?: string } = {}): Promise<IntrospectionResponse> {
+    // The caller's own options must be right; only the token value is untrusted input here.
+    const clientId = optionalId(optionsOf<{ clientId?: string }>(options, 'introspect options').clientId, 'clientId');
     let v: ValidatedToken;
     try {
-      v = await this.validateToken(tokenValue, options.clientId === undefined ? {} : { clientId: options.clientId });
+      v = await this.validateToken(tokenValue, clientId === undefined ? {} : { clientId });
     } catch (e) {
       if (e instanceof OidcSessionsError && !(e instanceof StoreUnavailable)) return { active: false };
       throw e;
@@ -564,7 +572,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
    */
   async logoutUser(userId: string, options: { keepOffline?: boolean } = {}): Promise<LogoutNotice[]> {
     requireId(userId, 'userId');
-    const keepOffline = options.keepOffline ?? false;
+    const keepOffline = optionalBoolean(optionsOf<{ keepOffline?: boolean }>(options, 'logout options').keepOffline, 'keepOffline') ?? false;
     const result = await this.#store.logoutUser(this.#route(userId), userId, { keepOffline, now: this.#now() });
     if (!result) throw new UnknownSession();
     const notices = this.logoutNotices(result.grants, result.browserSessionIds);
@@ -598,7 +606,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** Removes expired records, visiting at most `limit` per call. Returns how many were removed. */
   async purgeExpired(options: { limit?: number } = {}): Promise<number> {
-    const limit = options.limit ?? 10_000;
+    const limit = optionsOf<{ limit?: number }>(options, 'purge options').limit ?? 10_000;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new InvalidInput('limit must be a positive integer');
     return this.#store.purgeExpired(this.#now(), limit);
   }
@@ -619,8 +627,9 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   /** Records a browser session logged in as `userId`; returns its id. */
   async startBrowserSession(userId: string, options: { validFor: number; id?: string }): Promise<string> {
     requireId(userId, 'userId');
-    const validFor = requirePositive(options.validFor, 'validFor');
-    const id = options.id === undefined ? randomId() : requireId(options.id, 'browser session id', 256);
+    const o = requirePlainObject(options, 'browser session options') as { validFor?: unknown; id?: unknown };
+    const validFor = requirePositive(o.validFor, 'validFor');
+    const id = o.id === undefined ? randomId() : requireId(o.id, 'browser session id', 256);
     const now = this.#now();
     await this.#store.addBrowserSession(this.#route(userId), userId, { id, createdAt: now, expiresAt: now + validFor * 1000, epoch: 0 });
     return id;
@@ -643,11 +652,18 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** The `sid` claim for (browser session, client): stable, unlinkable across clients, not reversible. */
   sidFor(browserSessionId: string, clientId: string): string {
+    requireId(browserSessionId, 'browser session id', 256);
+    requireId(clientId, 'clientId');
     return createHmac('sha256', this.#o.sidKey).update(encodeParts([browserSessionId, clientId])).digest('base64url');
   }
 
   /** Logout notices for grants and the browser sessions that ended with them. */
   logoutNotices(grants: readonly GrantContext[], browserSessionIds: readonly string[]): LogoutNotice[] {
+    if (!Array.isArray(grants) || !grants.every((g) => g !== null && typeof g === 'object' && g.grant !== null && typeof g.grant === 'object')) {
+      throw new InvalidInput('grants must be an array of grant contexts');
+    }
+    if (!Array.isArray(browserSessionIds)) throw new InvalidInput('browserSessionIds must be an array');
+    for (const bs of browserSessionIds) requireId(bs, 'browser session id', 256);
     const notices = new Map<string, LogoutNotice>();
     const now = this.#now();
     for (const { grant } of grants) {
@@ -664,10 +680,13 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** Seals a session id for a path (user, client session or grant). */
   sessionIdOf(path: SessionPath): string {
-    requireId(path.userId, 'userId');
-    if (path.clientId !== undefined) requireId(path.clientId, 'clientId');
-    if (path.grantId !== undefined) requireId(path.grantId, 'grantId');
-    return this.#ids.seal(path);
+    const p = requirePlainObject(path, 'path') as Partial<SessionPath>;
+    const userId = requireId(p.userId, 'userId');
+    const clientId = optionalId(p.clientId, 'clientId');
+    const grantId = optionalId(p.grantId, 'grantId');
+    // A grant id without a client id would seal a 2-part path, i.e. name a client session called like the grant.
+    if (grantId !== undefined && clientId === undefined) throw new InvalidInput('a grant path needs a clientId');
+    return this.#ids.seal({ userId, ...(clientId !== undefined && { clientId }), ...(grantId !== undefined && { grantId }) });
   }
 
   /** Opens a session id (throws {@link InvalidSessionId}). */
@@ -908,6 +927,24 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       // A throwing audit listener is the listener's bug; the tree is already consistent.
     }
   }
+}
+
+/** An options argument: undefined means none; anything but a plain object is {@link InvalidInput}. */
+function optionsOf<T>(v: unknown, name: string): Partial<T> {
+  return (v === undefined ? {} : requirePlainObject(v, name)) as Partial<T>;
+}
+
+function optionalBoolean(v: unknown, name: string): boolean | undefined {
+  if (v !== undefined && typeof v !== 'boolean') throw new InvalidInput(`${name} must be a boolean`);
+  return v;
+}
+
+function issueOptions(v: unknown): IssueOptions {
+  const o = optionsOf<IssueOptions>(v, 'issue');
+  optionalBoolean(o.refreshToken, 'issue.refreshToken');
+  optionalBoolean(o.idToken, 'issue.idToken');
+  if (o.idTokenClaims !== undefined) requirePlainObject(o.idTokenClaims, 'issue.idTokenClaims');
+  return o;
 }
 
 function requirePositive(v: unknown, name: string): number {
