@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { generateKeyPair } from 'jose';
 import { OidcSessionsError } from '../../src/errors.js';
+import type { JwtOptions } from '../../src/manager/options.js';
 import { SessionManager } from '../../src/manager/session-manager.js';
 import type { SessionManagerOptions } from '../../src/manager/options.js';
 import type { SessionStore, TreeDump } from '../../src/store/store.js';
@@ -159,4 +161,11 @@ export const HOSTILE_IDS: readonly string[] = [
 /** A snapshot of Object.prototype's own keys, to detect pollution. */
 export function prototypeSnapshot(): string[] {
   return Reflect.ownKeys(Object.prototype).map(String).sort();
+}
+
+let jwtKey: Promise<JwtOptions> | undefined;
+/** ID-token signing options (one ES256 key per test run). */
+export function jwtOptions(): Promise<JwtOptions> {
+  jwtKey ??= generateKeyPair('ES256').then(({ privateKey }) => ({ issuer: 'https://op.example', privateKey, alg: 'ES256' as const, kid: 'test' }));
+  return jwtKey;
 }
