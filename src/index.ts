@@ -23,3 +23,14 @@ export type { SessionManagerOptions, SessionSecrets, JwtOptions, RefreshPolicy }
 export type * from './manager/results.js';
 export type { SessionPath, SessionIdKey } from './crypto/session-id.js';
 export { sectorIdentifierOf } from './crypto/subject.js';
+export {
+  oidcSessions,
+  oidcSessionsErrorHandler,
+  errorAnswer,
+  sessionCookie,
+  checkCookiePolicy,
+  LoginRequired,
+  Misconfigured,
+} from './express/index.js';
+export type * from './express/types.js';
+export type { ErrorHandlerOptions, ErrorAnswer } from './express/index.js';

@@ -16,6 +16,31 @@ export interface OidcSessionsOptions {
    * and written; the rest of the express session belongs to the app.
    */
   readonly sessionKey?: string;
+  /**
+   * The cookie options given to express-session, when the app wants the cookie policy checked
+   * synchronously at start-up (`SameSite=None` without `Secure` is refused). Without it the
+   * same check runs on the first request, against the cookie express-session built.
+   */
+  readonly cookie?: CookiePolicyInput;
+  /** Clock in milliseconds (tests); pass the manager's clock. Default `Date.now`. */
+  readonly clock?: () => number;
+}
+
+/** The cookie attributes the policy check reads (a subset of express-session's `cookie` option). */
+export interface CookiePolicyInput {
+  readonly secure?: boolean | 'auto';
+  readonly sameSite?: boolean | 'lax' | 'strict' | 'none' | 'auto';
+  readonly httpOnly?: boolean;
+}
+
+export interface LogoutOptions {
+  /** Log the user out of every browser, not only this one (default false). */
+  readonly everywhere?: boolean;
+  /**
+   * Tokens minted under `offline_access` survive logout (default true, the documented policy
+   * of SPEC §7). With false, `everywhere` also revokes every client session of the user.
+   */
+  readonly keepOffline?: boolean;
 }
 
 export interface LoginOptions {
@@ -39,8 +64,11 @@ export interface AuthorizeOptions {
   readonly claims?: GrantClaims;
   readonly resources?: readonly string[];
   /**
-   * Reuse the newest active grant of this user and client when it already covers the scopes
-   * (consent given before). Default true.
+   * Reuse the active grant that this browser session's current login already holds for the
+   * client, when it covers the scopes and the response type (default true). Otherwise a new
+   * grant is created and linked to this browser session, so that the tree alone knows which
+   * clients a browser session used (logout notices). Whether the user consented before, in any
+   * browser, is the app's decision: see `manager.getGrantByResponseType`.
    */
   readonly reuse?: boolean;
 }
@@ -77,9 +105,12 @@ export interface OidcRequestSessions {
   /**
    * Logs `userId` in: regenerates the express-session id (the old record is destroyed: no
    * fixation), records the authentication event and links this browser to the user node.
-   * Keys of the old session named in `carry` are copied over (a pending authorization request).
+   * Keys of the old session named in `carry` are copied over (a pending authorization request);
+   * nothing else is. Logging in as the user already logged in keeps the browser session (its
+   * `sid`s and tokens) and records the new authentication event (step-up). Logging in as another
+   * user ends the previous user's browser session first and returns whom to notify of that.
    */
-  login(userId: string, options?: LoginOptions & { carry?: readonly string[] }): Promise<void>;
+  login(userId: string, options?: LoginOptions & { carry?: readonly string[] }): Promise<LogoutNotice[]>;
 
   /** Creates or reuses the grant for the current user and `clientId`, linked to this browser session. */
   authorize(options: AuthorizeOptions): Promise<AuthorizeResult>;
@@ -100,12 +131,16 @@ export interface OidcRequestSessions {
    * bound to the session die, offline tokens survive (documented policy), the express session
    * is destroyed. Returns whom back-channel / front-channel logout must notify.
    */
-  logout(options?: { everywhere?: boolean }): Promise<LogoutNotice[]>;
+  logout(options?: LogoutOptions): Promise<LogoutNotice[]>;
 
   /** The current user's sessions (clients, grants, browser sessions), or undefined when anonymous. */
   listSessions(): Promise<UserSessions | undefined>;
 
-  /** The clients this browser session authorized (ids), for logout notification. */
+  /**
+   * The clients this browser session authorized (ids). Kept in the express session and merged,
+   * not overwritten, when concurrent requests of one browser save it. `logout()` computes its
+   * notices from the tree, which is authoritative.
+   */
   readonly clients: readonly string[];
 
   /** The `sid` of this browser session for `clientId`, or undefined when anonymous. */
