@@ -374,13 +374,16 @@ export class MemoryStore implements SessionStore {
     for (const h of g.markers.keys()) this.#byHash.delete(h);
   }
 
-  /** One step per record visited; yields true when the step removed something. */
+  /**
+   * One step per record visited; yields true when the step removed something. A sweep may be
+   * suspended between any two steps and resumed by a later purge call, so every check reads
+   * the clock of the current call (#sweepNow), never a value captured earlier.
+   */
   *#sweepSteps(): Generator<boolean> {
     for (const [userId, u] of this.#users) {
-      const now = this.#sweepNow;
       for (const [clientId, c] of u.clients) {
         for (const [grantId, g] of c.grants) {
-          if (g.grant.expiresAt <= now) {
+          if (g.grant.expiresAt <= this.#sweepNow) {
             this.#dropHashes(g);
             c.grants.delete(grantId);
             yield true;
@@ -388,7 +391,7 @@ export class MemoryStore implements SessionStore {
           }
           for (const m of g.tokens.values()) {
             for (const [id, t] of m) {
-              const dead = t.expiresAt <= now;
+              const dead = t.expiresAt <= this.#sweepNow;
               if (dead) {
                 m.delete(id);
                 this.#byHash.delete(t.hash);
@@ -397,7 +400,7 @@ export class MemoryStore implements SessionStore {
             }
           }
           for (const [h, mk] of g.markers) {
-            const dead = mk.expiresAt <= now;
+            const dead = mk.expiresAt <= this.#sweepNow;
             if (dead) {
               g.markers.delete(h);
               this.#byHash.delete(h);
@@ -410,6 +413,7 @@ export class MemoryStore implements SessionStore {
           yield true;
         }
       }
+      const now = this.#sweepNow;
       const live = Object.values(u.user.browserSessions).filter((s) => s.expiresAt > now);
       if (live.length !== Object.keys(u.user.browserSessions).length) {
         u.user = freeze({ ...u.user, browserSessions: freeze(Object.fromEntries(live.map((s) => [s.id, s]))) });
