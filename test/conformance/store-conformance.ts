@@ -29,6 +29,7 @@ import {
   makeManager,
   newSession,
   prototypeSnapshot,
+  purgeAll,
   rejectsWith,
 } from './harness.js';
 
@@ -602,6 +603,17 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.equal((await store.dump()).markers.length, 0);
         await rejectsWith(m.redeemCode(f.code, { clientId: 'app' }), UnknownToken);
         assert.equal(await active(m, f.access), true, 'the grant survives: a code past its lifetime is unknown, not reused');
+      });
+
+      it('a sweep stopped midway and resumed later judges expiry by the later clock', async () => {
+        const mm = manager({ tokenPolicies: { access_token: { expiresIn: 60 } } });
+        const sid = await newSession(mm, 'alice', 'app');
+        for (let i = 0; i < 40; i++) await mm.mintToken(sid, 'access_token');
+        assert.equal(await mm.purgeExpired({ limit: 5 }), 0, 'nothing has expired yet');
+        clock.advanceSeconds(61);
+        assert.ok((await mm.purgeExpired({ limit: 5 })) > 0, 'the resumed sweep sees the tokens as expired now');
+        await purgeAll(mm);
+        assert.equal((await store.dump()).tokens.length, 0);
       });
 
       it('a limit of 1 removes at most one record', async () => {
