@@ -6,15 +6,24 @@
  * The version and key id are also bound as additional data, so neither can be swapped.
  * The same path seals to a different string each time; equality is by decrypted path.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { InvalidInput, InvalidSessionId } from '../errors.js';
 import { decodeParts, encodeParts, strictBase64url } from './encoding.js';
+import { Memo } from './memo.js';
+import { randomBytesPooled } from './token-value.js';
 
 const VERSION = 1;
 const NONCE = 12;
 const TAG = 16;
 /** A session id longer than this cannot be one of ours (3 ids of MAX_ID_LENGTH plus overhead). */
 export const MAX_SESSION_ID_LENGTH = 40_000;
+/**
+ * Recently sealed or opened ids and their paths. A session id is usually opened right after it
+ * was sealed (createSession, then mintToken) and then again on every call of the same request;
+ * each AES-GCM open costs several microseconds. Only ids up to 512 characters are remembered.
+ */
+const OPENED_CAPACITY = 4096;
+const OPENED_MAX_ID_LENGTH = 512;
 
 /** One key of the ring: `kid` is public, `key` is 32 secret bytes. */
 export interface SessionIdKey {
@@ -32,6 +41,8 @@ export interface SessionPath {
 export class SessionIdCodec {
   readonly #current: SessionIdKey;
   readonly #byKid = new Map<string, SessionIdKey>();
+  // The ring never changes after construction, so an id always opens to the same path.
+  readonly #opened = new Memo<SessionPath>(OPENED_CAPACITY, OPENED_MAX_ID_LENGTH);
 
   /** `keys[0]` seals new ids; every key in the ring opens ids it sealed. */
   constructor(keys: readonly SessionIdKey[]) {
@@ -53,11 +64,14 @@ export class SessionIdCodec {
     if (path.grantId !== undefined) parts.push(path.grantId);
     const kid = Buffer.from(this.#current.kid);
     const header = Buffer.concat([Buffer.from([VERSION, kid.length]), kid]);
-    const nonce = randomBytes(NONCE);
+    const nonce = randomBytesPooled(NONCE);
     const cipher = createCipheriv('aes-256-gcm', this.#current.key, nonce);
     cipher.setAAD(header);
     const body = Buffer.concat([cipher.update(encodeParts(parts)), cipher.final()]);
-    return Buffer.concat([header, nonce, body, cipher.getAuthTag()]).toString('base64url');
+    const id = Buffer.concat([header, nonce, body, cipher.getAuthTag()]).toString('base64url');
+    // Empty parts never reach here (the manager checks ids), but they must never open either.
+    if (!parts.some((p) => p.length === 0)) this.#opened.set(id, pathOf(parts));
+    return id;
   }
 
   /** Opens a session id; anything not sealed by a key of the ring is {@link InvalidSessionId}. */
@@ -65,6 +79,8 @@ export class SessionIdCodec {
     if (typeof sessionId !== 'string' || sessionId.length === 0 || sessionId.length > MAX_SESSION_ID_LENGTH) {
       throw new InvalidSessionId();
     }
+    const known = this.#opened.peek(sessionId);
+    if (known) return known;
     const raw = strictBase64url(sessionId);
     if (!raw || raw.length < 2 || raw[0] !== VERSION) throw new InvalidSessionId();
     const kidLen = raw[1]!;
@@ -83,7 +99,14 @@ export class SessionIdCodec {
     }
     const parts = decodeParts(plain);
     if (!parts || parts.length < 1 || parts.length > 3 || parts.some((p) => p.length === 0)) throw new InvalidSessionId();
-    const [userId, clientId, grantId] = parts as [string, string?, string?];
-    return { userId, ...(clientId !== undefined && { clientId }), ...(grantId !== undefined && { grantId }) };
+    const path = pathOf(parts);
+    this.#opened.set(sessionId, path);
+    return path;
   }
+}
+
+/** The path of 1 to 3 decoded parts, frozen: remembered paths are shared between callers. */
+function pathOf(parts: readonly string[]): SessionPath {
+  const [userId, clientId, grantId] = parts as [string, string?, string?];
+  return Object.freeze({ userId, ...(clientId !== undefined && { clientId }), ...(grantId !== undefined && { grantId }) });
 }

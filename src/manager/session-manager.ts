@@ -25,6 +25,7 @@ import { SessionIdCodec, type SessionPath } from '../crypto/session-id.js';
 import { computeSub } from '../crypto/subject.js';
 import { hashTokenValue, newTokenValue, randomId, routeOf, routeOfValue, ROUTE_LENGTH } from '../crypto/token-value.js';
 import { encodeParts } from '../crypto/encoding.js';
+import { Memo } from '../crypto/memo.js';
 import type { GrantPath, SessionStore, TokenLookup, TreeDump } from '../store/store.js';
 import { browserSessionLive, grantInactiveReason, tokenInactiveReason } from '../tree/activity.js';
 import type {
@@ -156,6 +157,12 @@ export interface SessionEvents {
 }
 
 const MAX_DUMP_RECORDS = 10_000_000;
+/**
+ * Remembered routes and `sub` values of recent users. Each is an HMAC, which Node computes in
+ * microseconds, and one code exchange needs the route of the same user up to seven times.
+ */
+const MEMO_CAPACITY = 4096;
+const MEMO_MAX_KEY_LENGTH = 512;
 
 /**
  * Keeps the session tree of an OpenID provider: user → client → grant → tokens.
@@ -174,6 +181,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   readonly #ids: SessionIdCodec;
   readonly #store: SessionStore;
   readonly #now: () => number;
+  readonly #routes = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
+  readonly #subs = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
 
   constructor(options: SessionManagerOptions = {}) {
     super();
@@ -236,7 +245,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       resources: f.resources === undefined ? [] : requireScopes(f.resources, 'resources'),
       authRequest: (f.authRequest === undefined ? {} : cloneJson(requirePlainObject(f.authRequest, 'authRequest'), 'authRequest')) as Record<string, unknown>,
       authnEvent: this.#authnEvent(f.authnEvent === undefined ? {} : f.authnEvent, userId, now),
-      sub: computeSub(this.#o.subjectSalt, subType, userId, sector),
+      sub: this.#sub(subType, userId, sector),
       subType,
       usageRules: normalizeRuleTable(f.usageRules, this.#o.rules, 'usageRules'),
       issuedAt: now,
@@ -697,7 +706,15 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   // ---------------------------------------------------------------- internals
 
   #route(userId: string): string {
-    return routeOf(this.#o.routeKey, userId);
+    return this.#routes.get(userId, () => routeOf(this.#o.routeKey, userId));
+  }
+
+  /** `sub` of a new grant; ephemeral subjects are fresh each time, so never remembered. */
+  #sub(subType: SubjectType, userId: string, sector: string | undefined): string {
+    const compute = () => computeSub(this.#o.subjectSalt, subType, userId, sector);
+    if (subType === 'ephemeral') return compute();
+    // JSON of the triple: an injective key, so no (sector, user) pair can take another's sub.
+    return this.#subs.get(JSON.stringify([subType, sector ?? null, userId]), compute);
   }
 
   #openSessionId(sessionId: string): SessionPath {
