@@ -8,6 +8,7 @@ export { DEFAULT_USAGE_RULES } from './tree/usage-rules.js';
 export { MAX_ID_LENGTH, MAX_TOKEN_LENGTH } from './tree/validate.js';
 export type * from './store/store.js';
 export { MemoryStore } from './store/memory-store.js';
+export { RedisStore, type RedisStoreOptions, type RedisLikeClient } from './redis/redis-store.js';
 export { SessionManager } from './manager/session-manager.js';
 export type {
   AuthnEventInput,

@@ -1,0 +1,358 @@
+/**
+ * Compact encodings of the tree's records for Redis, and back.
+ *
+ * A stored record is a small tab-separated header that the Lua scripts read and rewrite (flags,
+ * counters, ids they compare, expiry), optionally followed by a newline and a JSON body that only
+ * this module reads. Scripts never decode or re-encode JSON, so numbers, empty objects and
+ * unusual strings come back exactly as they went in. Fields that repeat what the record's parent
+ * already holds (user id, client id, the grant's scope, default usage rules) are left out and
+ * restored on reading: that is most of what keeps a full token set within the memory budget.
+ *
+ * Header layouts (fields separated by TAB; ids escaped with {@link esc}):
+ * - user:   `epoch createdAt userId` then one line per browser session: `id createdAt expiresAt epoch`
+ * - client: `revoked createdAt`
+ * - grant:  `revoked clientId grantId expiresAt scope seq` NL body
+ * - token:  `T<revoked> userHash grantHash id class basedOn familyId used maxUsage usedAt expiresAt scope` NL body
+ * - marker: `M userHash grantHash tokenId class familyId usedAt expiresAt`
+ *
+ * A token's scope field is a single space when it equals its grant's scope (the scripts decide
+ * that, since only they see the grant when writing). A family id equal to the token's own id is
+ * written `%=`, which no escaped id can spell.
+ */
+import type {
+  AuthnEvent,
+  BrowserSessionRecord,
+  ClientRecord,
+  CodeBinding,
+  GrantRecord,
+  ReuseMarker,
+  SubjectType,
+  TokenRecord,
+  UsageRules,
+  UserRecord,
+} from '../tree/records.js';
+import { BUILTIN_CLASSES, DEFAULT_USAGE_RULES } from '../tree/usage-rules.js';
+import { esc, unesc } from './keys.js';
+
+type Json = Record<string, unknown>;
+
+const SAME_FAMILY = '%=';
+const SAME_SCOPE = ' ';
+
+const CLASS_CODES: Readonly<Record<string, string>> = {
+  authorization_code: 'c',
+  access_token: 'a',
+  refresh_token: 'r',
+  id_token: 'i',
+};
+const CODE_CLASSES: Readonly<Record<string, string>> = { c: 'authorization_code', a: 'access_token', r: 'refresh_token', i: 'id_token' };
+
+export function encodeClass(cls: string): string {
+  return Object.hasOwn(CLASS_CODES, cls) ? CLASS_CODES[cls]! : `~${esc(cls)}`;
+}
+export function decodeClass(code: string): string {
+  return code.startsWith('~') ? unesc(code.slice(1)) : (CODE_CLASSES[code] ?? unesc(code));
+}
+
+const num = (s: string | undefined): number => Number(s);
+const scopeString = (scope: readonly string[]): string => scope.join(' ');
+const scopeList = (s: string): string[] => (s === '' ? [] : s.split(' '));
+
+// ------------------------------------------------------------------ usage rules
+
+function sameRules(a: UsageRules, b: UsageRules): boolean {
+  return (
+    a.expiresIn === b.expiresIn &&
+    a.maxUsage === b.maxUsage &&
+    a.supportsMinting.length === b.supportsMinting.length &&
+    a.supportsMinting.every((c, i) => b.supportsMinting[i] === c)
+  );
+}
+
+const BUILTIN = new Set<string>(BUILTIN_CLASSES);
+
+/** `[expiresIn|null, maxUsage|null, minting]`; minting is class codes when all are built in. */
+function encodeRules(r: UsageRules): unknown[] {
+  const minting = r.supportsMinting.every((c) => BUILTIN.has(c)) ? r.supportsMinting.map((c) => CLASS_CODES[c]).join('') : [...r.supportsMinting];
+  return [r.expiresIn ?? null, r.maxUsage ?? null, minting];
+}
+
+function decodeRules(a: unknown): UsageRules {
+  const [e, m, minting] = a as [number | null, number | null, string | string[]];
+  const list = typeof minting === 'string' ? [...minting].map((c) => CODE_CLASSES[c]!) : minting;
+  return Object.freeze({
+    ...(e !== null && { expiresIn: e }),
+    ...(m !== null && { maxUsage: m }),
+    supportsMinting: Object.freeze(list),
+  });
+}
+
+function defaultRules(cls: string): UsageRules | undefined {
+  return Object.hasOwn(DEFAULT_USAGE_RULES, cls) ? DEFAULT_USAGE_RULES[cls] : undefined;
+}
+
+function encodeRuleTable(table: Readonly<Record<string, UsageRules>>): { u?: Json; ux?: string[] } {
+  const u: Json = {};
+  let changed = false;
+  for (const cls of Object.keys(table)) {
+    const d = defaultRules(cls);
+    if (d && sameRules(d, table[cls]!)) continue;
+    Object.defineProperty(u, cls, { value: encodeRules(table[cls]!), enumerable: true });
+    changed = true;
+  }
+  const missing = Object.keys(DEFAULT_USAGE_RULES).filter((cls) => !Object.hasOwn(table, cls));
+  return { ...(changed && { u }), ...(missing.length > 0 && { ux: missing }) };
+}
+
+function decodeRuleTable(u: Json | undefined, ux: string[] | undefined): Readonly<Record<string, UsageRules>> {
+  const entries: [string, UsageRules][] = [];
+  for (const cls of Object.keys(DEFAULT_USAGE_RULES)) {
+    if (!ux?.includes(cls) && !(u && Object.hasOwn(u, cls))) entries.push([cls, DEFAULT_USAGE_RULES[cls]!]);
+  }
+  if (u) for (const cls of Object.keys(u)) entries.push([cls, decodeRules(u[cls])]);
+  return Object.freeze(Object.fromEntries(entries));
+}
+
+// ------------------------------------------------------------------ user, client
+
+export function encodeUser(user: UserRecord): string {
+  let out = `${user.epoch}\t${user.createdAt}\t${esc(user.userId)}`;
+  for (const id of Object.keys(user.browserSessions)) out += `\n${encodeBrowserSession(user.browserSessions[id]!)}`;
+  return out;
+}
+
+/** Header line of a user with no browser sessions yet. */
+export function newUserHead(userId: string, createdAt: number): string {
+  return `0\t${createdAt}\t${esc(userId)}`;
+}
+
+export function encodeBrowserSession(s: BrowserSessionRecord): string {
+  return `${esc(s.id)}\t${s.createdAt}\t${s.expiresAt}\t${s.epoch}`;
+}
+
+export function decodeUser(v: string): UserRecord {
+  const lines = v.split('\n');
+  const [epoch, createdAt, userId] = lines[0]!.split('\t');
+  const sessions: [string, BrowserSessionRecord][] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const [id, c, e, ep] = lines[i]!.split('\t');
+    const s = Object.freeze({ id: unesc(id!), createdAt: num(c), expiresAt: num(e), epoch: num(ep) });
+    sessions.push([s.id, s]);
+  }
+  return Object.freeze({
+    userId: unesc(userId!),
+    epoch: num(epoch),
+    browserSessions: Object.freeze(Object.fromEntries(sessions)),
+    createdAt: num(createdAt),
+  });
+}
+
+export function encodeClient(c: Pick<ClientRecord, 'revoked' | 'createdAt'>): string {
+  return `${c.revoked ? 1 : 0}\t${c.createdAt}`;
+}
+
+export function decodeClient(v: string, userId: string, clientId: string): ClientRecord {
+  const [revoked, createdAt] = v.split('\t');
+  return Object.freeze({ userId, clientId, revoked: revoked === '1', createdAt: num(createdAt) });
+}
+
+// ------------------------------------------------------------------ grant
+
+const SUBTYPE_CODES: Readonly<Record<SubjectType, string | undefined>> = { public: undefined, pairwise: 'w', ephemeral: 'e' };
+
+/**
+ * A grant as header (through the scope) and body (from the newline on); the script inserts the
+ * user's next sequence number between them, which orders grants of the same millisecond (B-29).
+ */
+export function encodeGrant(g: GrantRecord): { head: string; body: string } {
+  const scope = scopeString(g.scope);
+  const a: Json = {};
+  let af = 0;
+  for (const k of Object.keys(g.authRequest)) {
+    const v = g.authRequest[k];
+    if (k === 'client_id' && v === g.clientId) af |= 1;
+    else if (k === 'scope' && v === scope) af |= 2;
+    else Object.defineProperty(a, k, { value: v, enumerable: true });
+  }
+  const e = g.authnEvent;
+  const body = {
+    ...(Object.keys(g.claims).length > 0 && { c: g.claims }),
+    ...(g.resources.length > 0 && { r: g.resources }),
+    ...(Object.keys(a).length > 0 && { a }),
+    ...(af !== 0 && { af }),
+    e: [e.authnTime, e.validUntil],
+    ...(e.authnInfo !== undefined && { ei: e.authnInfo }),
+    ...(e.amr !== undefined && { em: e.amr }),
+    ...(e.userId !== g.userId && { eu: e.userId }),
+    s: g.sub,
+    ...(SUBTYPE_CODES[g.subType] !== undefined && { st: SUBTYPE_CODES[g.subType] }),
+    ...encodeRuleTable(g.usageRules),
+    i: g.issuedAt,
+    ...(g.notBefore !== g.issuedAt && { n: g.notBefore }),
+    ...(g.browserSessionId !== undefined && { b: g.browserSessionId }),
+  };
+  return { head: `${g.revoked ? 1 : 0}\t${esc(g.clientId)}\t${esc(g.id)}\t${g.expiresAt}\t${scope}`, body: `\n${JSON.stringify(body)}` };
+}
+
+/** The creation sequence number of a stored grant (newer grants have larger ones). */
+export function grantSeq(v: string): number {
+  return Number(v.slice(0, v.indexOf('\n')).split('\t')[5]);
+}
+
+/** The client id and grant id a stored grant names, for checking a path. */
+export function grantIds(v: string): { clientId: string; grantId: string } {
+  const [, c, g] = v.slice(0, v.indexOf('\n')).split('\t');
+  return { clientId: unesc(c!), grantId: unesc(g!) };
+}
+
+export function decodeGrant(v: string, userId: string): GrantRecord {
+  const nl = v.indexOf('\n');
+  const [revoked, c, id, expiresAt, scope] = v.slice(0, nl).split('\t');
+  const b = JSON.parse(v.slice(nl + 1)) as Json;
+  const clientId = unesc(c!);
+  const scopeStr = scope!;
+  let authRequest = (b.a as Json | undefined) ?? {};
+  const af = (b.af as number | undefined) ?? 0;
+  if (af !== 0) {
+    authRequest = {
+      ...(af & 1 && { client_id: clientId }),
+      ...(af & 2 && { scope: scopeStr }),
+      ...authRequest,
+    };
+  }
+  const [authnTime, validUntil] = b.e as [number, number];
+  const authnEvent: AuthnEvent = Object.freeze({
+    userId: (b.eu as string | undefined) ?? userId,
+    ...(b.ei !== undefined && { authnInfo: b.ei as string }),
+    ...(b.em !== undefined && { amr: Object.freeze(b.em as string[]) }),
+    authnTime,
+    validUntil,
+  });
+  const subType: SubjectType = b.st === 'w' ? 'pairwise' : b.st === 'e' ? 'ephemeral' : 'public';
+  const issuedAt = b.i as number;
+  return Object.freeze({
+    id: unesc(id!),
+    userId,
+    clientId,
+    scope: Object.freeze(scopeList(scopeStr)),
+    claims: (b.c as GrantRecord['claims'] | undefined) ?? {},
+    resources: Object.freeze((b.r as string[] | undefined) ?? []),
+    authRequest,
+    authnEvent,
+    sub: b.s as string,
+    subType,
+    usageRules: decodeRuleTable(b.u as Json | undefined, b.ux as string[] | undefined),
+    issuedAt,
+    notBefore: (b.n as number | undefined) ?? issuedAt,
+    expiresAt: num(expiresAt),
+    revoked: revoked === '1',
+    ...(b.b !== undefined && { browserSessionId: b.b as string }),
+  });
+}
+
+// ------------------------------------------------------------------ tokens and markers
+
+/**
+ * A token split around its scope field: the script writes `pre + scope + post`, with the scope
+ * replaced by {@link SAME_SCOPE} when it equals the grant's.
+ */
+export interface EncodedToken {
+  readonly pre: string;
+  readonly scope: string;
+  readonly post: string;
+}
+
+export function encodeToken(t: TokenRecord, uh: string, gh: string): EncodedToken {
+  const d = defaultRules(t.class);
+  const cb = t.codeBinding;
+  const body = {
+    i: t.issuedAt,
+    ...(t.notBefore !== t.issuedAt && { n: t.notBefore }),
+    ...(!(d && sameRules(d, t.usageRules)) && { u: encodeRules(t.usageRules) }),
+    ...(t.epoch !== 0 && { e: t.epoch }),
+    ...(t.offline && { o: 1 }),
+    ...(t.browserSessionId !== undefined && { b: t.browserSessionId }),
+    ...(t.chainStartedAt !== undefined && { k: t.chainStartedAt }),
+    ...(t.claims !== undefined && { cl: t.claims }),
+    ...(t.resources !== undefined && { rs: t.resources }),
+    ...(cb !== undefined && {
+      d: {
+        ...(cb.redirectUri !== undefined && { r: cb.redirectUri }),
+        ...(cb.codeChallenge !== undefined && { c: cb.codeChallenge }),
+        ...(cb.codeChallengeMethod !== undefined && { m: cb.codeChallengeMethod === 'plain' ? 'p' : 'S' }),
+        ...(cb.nonce !== undefined && { n: cb.nonce }),
+      },
+    }),
+  };
+  const fam = t.familyId === undefined ? '' : t.familyId === t.id ? SAME_FAMILY : esc(t.familyId);
+  const pre =
+    `T${t.revoked ? 1 : 0}\t${uh}\t${gh}\t${esc(t.id)}\t${encodeClass(t.class)}\t${t.basedOn === undefined ? '' : esc(t.basedOn)}\t${fam}\t` +
+    `${t.used}\t${t.usageRules.maxUsage ?? ''}\t${t.usedAt ?? ''}\t${t.expiresAt}\t`;
+  return { pre, scope: scopeString(t.scope), post: `\n${JSON.stringify(body)}` };
+}
+
+export function encodeMarker(m: ReuseMarker, uh: string, gh: string): string {
+  const fam = m.familyId === undefined ? '' : m.familyId === m.tokenId ? SAME_FAMILY : esc(m.familyId);
+  return `M\t${uh}\t${gh}\t${esc(m.tokenId)}\t${encodeClass(m.class)}\t${fam}\t${m.usedAt}\t${m.expiresAt}`;
+}
+
+export const isMarker = (v: string): boolean => v.startsWith('M');
+
+export function decodeToken(v: string, hash: string, grant: GrantRecord): TokenRecord {
+  const nl = v.indexOf('\n');
+  const h = v.slice(0, nl).split('\t');
+  const b = JSON.parse(v.slice(nl + 1)) as Json;
+  const id = unesc(h[3]!);
+  const cls = decodeClass(h[4]!);
+  const fam = h[6]!;
+  const d = b.d as Json | undefined;
+  const scope = h[11] === SAME_SCOPE ? grant.scope : Object.freeze(scopeList(h[11]!));
+  const issuedAt = b.i as number;
+  const codeBinding: CodeBinding | undefined = d && {
+    ...(d.r !== undefined && { redirectUri: d.r as string }),
+    ...(d.c !== undefined && { codeChallenge: d.c as string }),
+    ...(d.m !== undefined && { codeChallengeMethod: d.m === 'p' ? ('plain' as const) : ('S256' as const) }),
+    ...(d.n !== undefined && { nonce: d.n as string }),
+  };
+  return Object.freeze({
+    id,
+    grantId: grant.id,
+    userId: grant.userId,
+    clientId: grant.clientId,
+    class: cls,
+    hash,
+    ...(h[5] !== '' && { basedOn: unesc(h[5]!) }),
+    scope,
+    ...(b.cl !== undefined && { claims: b.cl as Json }),
+    ...(b.rs !== undefined && { resources: Object.freeze(b.rs as string[]) }),
+    usageRules: b.u !== undefined ? decodeRules(b.u) : defaultRules(cls)!,
+    used: num(h[7]),
+    issuedAt,
+    notBefore: (b.n as number | undefined) ?? issuedAt,
+    expiresAt: num(h[10]),
+    revoked: h[0] === 'T1',
+    epoch: (b.e as number | undefined) ?? 0,
+    offline: b.o === 1,
+    ...(b.b !== undefined && { browserSessionId: b.b as string }),
+    ...(h[9] !== '' && { usedAt: num(h[9]) }),
+    ...(b.k !== undefined && { chainStartedAt: b.k as number }),
+    ...(fam !== '' && { familyId: fam === SAME_FAMILY ? id : unesc(fam) }),
+    ...(codeBinding && { codeBinding: Object.freeze(codeBinding) }),
+  });
+}
+
+export function decodeMarker(v: string, hash: string, grant: GrantRecord): ReuseMarker {
+  const [, , , id, cls, fam, usedAt, expiresAt] = v.split('\t');
+  const tokenId = unesc(id!);
+  return Object.freeze({
+    hash,
+    tokenId,
+    grantId: grant.id,
+    userId: grant.userId,
+    clientId: grant.clientId,
+    class: decodeClass(cls!),
+    usedAt: num(usedAt),
+    expiresAt: num(expiresAt),
+    ...(fam !== '' && { familyId: fam === SAME_FAMILY ? tokenId : unesc(fam!) }),
+  });
+}

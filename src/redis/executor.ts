@@ -1,0 +1,121 @@
+/**
+ * Runs the store's scripts on a node-redis client or cluster client: by SHA, falling back to
+ * the source when Redis doesn't know the script (first use, restart, failover), and bounded in
+ * time. Every failure to get an answer becomes {@link StoreUnavailable}; a script runs whole or
+ * not at all, so a caller that sees the error knows nothing half-written is left behind.
+ */
+import { OidcSessionsError, StoreUnavailable } from '../errors.js';
+import type { Script } from './lua.js';
+
+type Reply = unknown;
+interface EvalOptions {
+  keys: string[];
+  arguments: string[];
+}
+
+/** What the store needs from a single-node client (a subset of node-redis' `RedisClientType`). */
+export interface RedisNodeClient {
+  evalSha(sha1: string, options: EvalOptions): Promise<Reply>;
+  eval(script: string, options: EvalOptions): Promise<Reply>;
+  scan(cursor: string, options: { MATCH: string; COUNT: number; TYPE: string }): Promise<{ cursor: string | number; keys: string[] }>;
+  hmGet(key: string, fields: string[]): Promise<Reply>;
+  withCommandOptions(options: object): unknown;
+  on?(event: 'error', listener: (err: unknown) => void): unknown;
+  listenerCount?(event: 'error'): number;
+}
+
+/** What the store needs from a cluster client (a subset of node-redis' `RedisClusterType`). */
+export interface RedisClusterClient {
+  evalSha(sha1: string, options: EvalOptions): Promise<Reply>;
+  eval(script: string, options: EvalOptions): Promise<Reply>;
+  hmGet(key: string, fields: string[]): Promise<Reply>;
+  withCommandOptions(options: object): unknown;
+  readonly masters: readonly unknown[];
+  nodeClient(node: never): Promise<unknown> | unknown;
+  on?(event: 'error', listener: (err: unknown) => void): unknown;
+  listenerCount?(event: 'error'): number;
+}
+
+export type RedisLikeClient = RedisNodeClient | RedisClusterClient;
+
+function isCluster(c: RedisLikeClient): c is RedisClusterClient {
+  return 'masters' in c && 'nodeClient' in c;
+}
+
+export class ScriptExecutor {
+  readonly #client: RedisLikeClient;
+  readonly #timeoutMs: number;
+
+  constructor(client: RedisLikeClient, timeoutMs: number) {
+    // Commands still waiting in node-redis' queue (offline queue, reconnect) are dropped at the
+    // same bound, so an outage can't pile up work that would run long after callers gave up.
+    // Replies are plain strings whatever type mapping the application set on its client.
+    this.#client = client.withCommandOptions({ timeout: timeoutMs, typeMapping: {} }) as RedisLikeClient;
+    this.#timeoutMs = timeoutMs;
+    // node-redis emits 'error' on every lost connection; with no listener that would crash the
+    // process instead of letting calls fail with StoreUnavailable. Only added when the
+    // application attached none of its own.
+    if (typeof client.listenerCount === 'function' && client.listenerCount('error') === 0) client.on?.('error', () => {});
+  }
+
+  /** Runs a script whose first key routes it (the scripts build every other key in that slot). */
+  run(script: Script, key: string, args: string[]): Promise<Reply> {
+    return this.bounded(async () => {
+      const options = { keys: [key], arguments: args };
+      try {
+        return await this.#client.evalSha(script.sha, options);
+      } catch (e) {
+        if (!isNoScript(e)) throw e;
+        return this.#client.eval(script.source, options);
+      }
+    });
+  }
+
+  /** HMGET as a single command (one round trip, atomic). */
+  hmGet(key: string, fields: string[]): Promise<Reply> {
+    return this.bounded(() => this.#client.hmGet(key, fields));
+  }
+
+  /** One SCAN step on every master (a single client is its own only master). */
+  async nodes(): Promise<RedisNodeClient[]> {
+    return this.bounded(async () => {
+      const c = this.#client;
+      if (!isCluster(c)) return [c];
+      const out: RedisNodeClient[] = [];
+      for (const m of c.masters) {
+        const node = (await c.nodeClient(m as never)) as RedisNodeClient;
+        out.push(node.withCommandOptions({ timeout: this.#timeoutMs, typeMapping: {} }) as RedisNodeClient);
+      }
+      return out;
+    });
+  }
+
+  /** Runs `fn`, rejecting with StoreUnavailable when it fails or takes longer than the bound. */
+  async bounded<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const work = (async () => fn())();
+    work.catch(() => {}); // a late failure after the timeout is already answered
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailable(`redis did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } catch (e) {
+      throw unavailable(e);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function isNoScript(e: unknown): boolean {
+  return e instanceof Error && e.message.startsWith('NOSCRIPT');
+}
+
+/** Maps any client or server failure to StoreUnavailable (our own typed errors pass through). */
+export function unavailable(e: unknown): OidcSessionsError {
+  if (e instanceof OidcSessionsError) return e;
+  const name = e instanceof Error ? e.name : 'Error';
+  const message = e instanceof Error ? e.message.slice(0, 200) : '';
+  return new StoreUnavailable(`redis: ${name}${message ? `: ${message}` : ''}`);
+}
