@@ -157,7 +157,8 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const at = await m.mintToken(sid, 'access_token');
         assert.equal((await m.findToken(sid, code.value))?.id, code.token.id);
         assert.equal((await m.findToken(sid, at.value))?.class, 'access_token');
-        const path = { route: '', ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
+        // The route is the user's shard (the first characters of every token value); sharded stores need it.
+        const path = { route: code.value.slice(0, 3), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
         const listed = await store.listTokens(path);
         assert.deepEqual(listed.map((t) => t.id).sort(), [code.token.id, at.token.id].sort());
         const byHash = await m.validateToken(at.value, { tokenClass: 'access_token', clientId: 'app' });
@@ -182,7 +183,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const at = await m.mintToken(sid, 'access_token');
         await m.removeSession(sid);
         const before = await store.dump();
-        const path = { route: '', ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
+        const path = { route: at.value.slice(0, 3), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
         const ok = await store.addTokens(path, [{ ...at.token, id: 'other', hash: 'h'.repeat(43) }]);
         assert.equal(ok, false);
         assert.deepEqual(canonicalDump(await store.dump()), canonicalDump(before));
