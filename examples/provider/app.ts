@@ -1,0 +1,184 @@
+/**
+ * `createProviderApp(config)`: an OpenID Provider on Express built on oidc-sessions.
+ *
+ *   discovery + JWKS ─┐
+ *   token, userinfo,  ├─ JSON APIs: no cookies, no express-session
+ *   introspection,    │
+ *   revocation       ─┘
+ *   express-session → oidcSessions() → authorize, login, consent, logout, account (HTML forms)
+ *
+ * The library keeps the session tree (grants, tokens, browser sessions); this app adds what
+ * an OP needs around it: client registry and authentication, users, pages, and the wire
+ * formats of OAuth 2.0 and OpenID Connect.
+ */
+import type { webcrypto } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import session from 'express-session';
+import helmet from 'helmet';
+import { importJWK } from 'jose';
+import {
+  SessionManager,
+  errorAnswer,
+  oidcSessions,
+  sessionCookie,
+  type SessionManagerOptions,
+  type SessionStore,
+} from '../../src/index.js';
+import { ClientRegistry, parseClients, redirectSources, type ClientRegistration } from './clients.js';
+import { endpointsFor, type Provider, type ProviderLogger } from './context.js';
+import type { ProviderKeys } from './keys.js';
+import { OAuthError, sendOAuthError } from './oauth-errors.js';
+import { errorPage } from './pages.js';
+import { accountRoutes } from './routes/account.js';
+import { authorizeRoutes } from './routes/authorize.js';
+import { discoveryRoutes } from './routes/discovery.js';
+import { logoutRoutes } from './routes/logout.js';
+import { tokenManagementRoutes } from './routes/token-management.js';
+import { tokenRoutes } from './routes/token.js';
+import { userinfoRoutes } from './routes/userinfo.js';
+import { UserDirectory, parseUsers, type DemoUser } from './users.js';
+
+export interface ProviderConfig {
+  /** The issuer URL (no trailing slash); also the base of every endpoint. */
+  readonly issuer: string;
+  readonly clients: readonly ClientRegistration[];
+  readonly users: readonly DemoUser[];
+  readonly keys: ProviderKeys;
+  /** Where the session tree lives (default: the library's MemoryStore). */
+  readonly treeStore?: SessionStore;
+  /** Where express-session keeps browser sessions (default: express-session's MemoryStore). */
+  readonly sessionStore?: session.Store;
+  /** Express `trust proxy` (set it behind a TLS-terminating proxy so `Secure` cookies work). */
+  readonly trustProxy?: boolean | number | string;
+  /** Seconds a login may be relied on; also the cookie's lifetime (default 8 hours). */
+  readonly loginLifetime?: number;
+  /** Back-channel logout delivery timeout (default 5000 ms). */
+  readonly backchannelTimeoutMs?: number;
+  /** Token lifetimes, refresh and reuse policies, clock (tests). */
+  readonly managerOptions?: Pick<SessionManagerOptions, 'tokenPolicies' | 'grantLifetime' | 'refresh' | 'reusePolicy' | 'clock'>;
+  readonly logger?: ProviderLogger;
+}
+
+export interface ProviderApp {
+  readonly app: Express;
+  readonly manager: SessionManager;
+  readonly provider: Provider;
+}
+
+/** The JSON API paths: errors there are OAuth JSON bodies, elsewhere HTML pages. */
+const API_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/userinfo']);
+const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
+export const SESSION_COOKIE = 'op.sid';
+
+export async function createProviderApp(config: ProviderConfig): Promise<ProviderApp> {
+  const issuer = config.issuer.replace(/\/+$/, '');
+  const issuerUrl = new URL(issuer);
+  const https = issuerUrl.protocol === 'https:';
+  const clients = new ClientRegistry(parseClients(config.clients));
+  const users = new UserDirectory(parseUsers(config.users));
+  const log = config.logger ?? console;
+  const { d: _private, ...publicJwk } = config.keys.signingKey;
+  const privateKey = (await importJWK(config.keys.signingKey, 'ES256')) as webcrypto.CryptoKey;
+  const publicKey = (await importJWK({ ...publicJwk, key_ops: undefined, ext: true }, 'ES256')) as webcrypto.CryptoKey;
+  const kid = config.keys.signingKey.kid!;
+  const manager = new SessionManager({
+    ...config.managerOptions,
+    ...(config.treeStore && { store: config.treeStore }),
+    secrets: { sessionIdKeys: config.keys.sessionIdKeys, subjectSalt: config.keys.subjectSalt },
+    jwt: { issuer, privateKey, alg: 'ES256', kid },
+    logger: log,
+  });
+  const loginLifetime = config.loginLifetime ?? 8 * 3600;
+  const provider: Provider = {
+    issuer,
+    endpoints: endpointsFor(issuer),
+    clients,
+    users,
+    manager,
+    signer: { issuer, privateKey, publicKey, kid },
+    publicJwk: Object.freeze({ kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, y: publicJwk.y, kid, alg: 'ES256', use: 'sig' }),
+    now: config.managerOptions?.clock ?? Date.now,
+    log,
+    loginLifetime,
+    backchannelTimeoutMs: config.backchannelTimeoutMs ?? 5000,
+  };
+
+  const app = express();
+  app.set('trust proxy', config.trustProxy ?? false);
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        directives: {
+          // Forms on our pages end in redirects to the clients (code, post-logout): browsers
+          // apply form-action to every redirect after a submission, so the registered redirect
+          // origins must be allowed, and nothing else.
+          'form-action': ["'self'", ...redirectSources(clients.all())],
+          // On plain-HTTP development issuers, upgrading would send forms to https://localhost.
+          'upgrade-insecure-requests': https ? [] : null,
+        },
+      },
+      strictTransportSecurity: https,
+    }),
+  );
+  app.use('/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
+  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 64 });
+
+  // JSON APIs and metadata: no browser session involved.
+  app.use(discoveryRoutes(provider));
+  app.use(form, tokenRoutes(provider), tokenManagementRoutes(provider), userinfoRoutes(provider));
+
+  // Browser side: the session cookie, then the middleware that keeps it in step with the tree.
+  app.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: [...config.keys.cookieSecrets],
+      resave: false,
+      // No cookie for visitors who have nothing in their session (field fault 20).
+      saveUninitialized: false,
+      ...(config.sessionStore && { store: config.sessionStore }),
+      // httpOnly, SameSite=Lax (kept on the top-level redirects of the code flow), Secure on HTTPS.
+      cookie: sessionCookie({ maxAge: loginLifetime * 1000, ...(https && { secure: true }) }),
+    }),
+  );
+  app.use(oidcSessions({ manager, loginLifetime, ...(config.managerOptions?.clock && { clock: config.managerOptions.clock }) }));
+  app.get('/', (_req, res) => res.redirect(303, '/account'));
+  app.use(form, authorizeRoutes(provider), logoutRoutes(provider), accountRoutes(provider));
+
+  app.use((req, res) => {
+    if (API_PATHS.has(req.path)) return sendOAuthError(res, new OAuthError('invalid_request', 'unsupported method', 405));
+    res.status(404).type('html').send(errorPage('not_found', 'There is nothing here.'));
+  });
+  app.use(errorHandler(log));
+  return { app, manager, provider };
+}
+
+/**
+ * Last stop for errors. OAuth errors become their JSON (APIs) or page (browser); anything else
+ * is classified by the library's `errorAnswer`: typed errors a caller caused keep their 4xx, a
+ * store outage — the tree's or express-session's Redis — is 503 `temporarily_unavailable`,
+ * body-parser refusals keep their 4xx. Only a bug gives 500, and no detail of it is shown.
+ */
+function errorHandler(log: ProviderLogger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    let oauth: OAuthError;
+    if (err instanceof OAuthError) oauth = err;
+    else {
+      const answer = errorAnswer(err);
+      if (answer.status === 503) {
+        oauth = new OAuthError('temporarily_unavailable', 'the session store is unavailable; try again shortly', 503, { 'Retry-After': '5' });
+      } else if (answer.status >= 500) {
+        log.error(`unexpected error on ${req.method} ${req.path}: ${(err as Error)?.name ?? typeof err}`);
+        oauth = new OAuthError('server_error', 'unexpected error', 500);
+      } else {
+        oauth = new OAuthError(answer.body.error, answer.body.error_description ?? 'bad request', answer.status);
+      }
+    }
+    if (API_PATHS.has(req.path)) return sendOAuthError(res, oauth);
+    res.status(oauth.status);
+    for (const [k, v] of Object.entries(oauth.headers)) if (k !== 'WWW-Authenticate') res.setHeader(k, v);
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(errorPage(oauth.error, oauth.description));
+  };
+}

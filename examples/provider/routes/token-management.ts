@@ -1,0 +1,59 @@
+/**
+ * Token introspection (RFC 7662) and revocation (RFC 7009). Both require client
+ * authentication; a client only ever learns about, or revokes, its own tokens.
+ */
+import { Router } from 'express';
+import type { IntrospectionResponse, TokenSessionInfo } from '../../../src/index.js';
+import type { Provider } from '../context.js';
+import { isCallerFault } from '../oauth-errors.js';
+import { LIMITS, paramsOf, requiredParam } from '../params.js';
+
+/** Only access and refresh tokens are introspectable; codes and ID tokens are not (RFC 7662 §2.2). */
+const INTROSPECTABLE = new Set(['access_token', 'refresh_token']);
+
+export function tokenManagementRoutes(p: Provider): Router {
+  const router = Router();
+
+  router.post('/token/introspection', async (req, res) => {
+    const client = p.clients.authenticate(req, p.issuer);
+    const token = requiredParam(paramsOf(req.body), 'token', LIMITS.token);
+    // RFC 7662 §2.2: anything not active — unknown, expired, revoked, another client's — is
+    // just `{"active": false}`; the introspect call already answers that way.
+    let answer: IntrospectionResponse = await p.manager.introspect(token, { clientId: client.client_id });
+    if (answer.active && !INTROSPECTABLE.has(answer.token_type === 'Bearer' ? 'access_token' : answer.token_type)) {
+      answer = { active: false };
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(answer);
+  });
+
+  router.post('/token/revocation', async (req, res) => {
+    const client = p.clients.authenticate(req, p.issuer);
+    const token = requiredParam(paramsOf(req.body), 'token', LIMITS.token);
+    let info: TokenSessionInfo | undefined;
+    try {
+      info = await p.manager.getSessionInfoByToken(token);
+    } catch (e) {
+      if (!isCallerFault(e)) throw e;
+    }
+    // RFC 7009 §2.2: an unknown or already invalid token is answered 200 as well; so is another
+    // client's token, which this client must not be able to revoke or even detect.
+    if (info && info.clientId === client.client_id) {
+      try {
+        if (info.token.class === 'refresh_token') {
+          // RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the access tokens of
+          // the same grant — so the whole grant goes.
+          await p.manager.revokeGrant(info.sessionId);
+        } else if (info.token.class === 'access_token') {
+          await p.manager.revokeToken(info.sessionId, token);
+        }
+      } catch (e) {
+        if (!isCallerFault(e)) throw e;
+      }
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(200).end();
+  });
+
+  return router;
+}
