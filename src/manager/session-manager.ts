@@ -162,6 +162,9 @@ const MAX_DUMP_RECORDS = 10_000_000;
  * microseconds, and one code exchange needs the route of the same user up to seven times.
  */
 const MEMO_CAPACITY = 4096;
+/** Shared by every grant that has none: frozen, so no grant can change another's. */
+const NO_CLAIMS: GrantClaims = Object.freeze({});
+const NO_RESOURCES: readonly string[] = Object.freeze([]);
 const MEMO_MAX_KEY_LENGTH = 512;
 
 /**
@@ -241,8 +244,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       userId,
       clientId,
       scope: requireScopes(f.scope ?? []),
-      claims: (f.claims === undefined ? {} : cloneJson(requirePlainObject(f.claims, 'claims'), 'claims')) as GrantClaims,
-      resources: f.resources === undefined ? [] : requireScopes(f.resources, 'resources'),
+      claims: (f.claims === undefined ? NO_CLAIMS : cloneJson(requirePlainObject(f.claims, 'claims'), 'claims')) as GrantClaims,
+      resources: f.resources === undefined ? NO_RESOURCES : requireScopes(f.resources, 'resources'),
       authRequest: (f.authRequest === undefined ? {} : cloneJson(requirePlainObject(f.authRequest, 'authRequest'), 'authRequest')) as Record<string, unknown>,
       authnEvent: this.#authnEvent(f.authnEvent === undefined ? {} : f.authnEvent, userId, now),
       sub: this.#sub(subType, userId, sector),

@@ -44,7 +44,9 @@ export function requireScopes(value: unknown, name = 'scope'): readonly string[]
     if (/[\s]/.test(s)) throw new InvalidInput(`${name} entries must not contain white space`);
     if (!out.includes(s)) out.push(s);
   }
-  return Object.freeze(out);
+  // slice(): an exact-size copy. `out` grew by push and holds room for 17 entries; this list
+  // stays in a stored record, and the slack would be most of its size.
+  return Object.freeze(out.slice());
 }
 
 export function requirePlainObject(value: unknown, name: string): Record<string, unknown> {
