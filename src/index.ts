@@ -34,4 +34,4 @@ export {
   Misconfigured,
 } from './express/index.js';
 export type * from './express/types.js';
-export type { ErrorHandlerOptions, ErrorAnswer } from './express/index.js';
+export type { ErrorHandlerOptions, ErrorAnswer, SessionCookieOptions } from './express/index.js';

@@ -24,11 +24,15 @@ import type { CookiePolicyInput } from './types.js';
  * ```
  * @throws {Misconfigured} for `SameSite=None` without `secure: true`.
  */
-export function sessionCookie(overrides: CookieOptions = {}): CookieOptions {
-  const cookie: CookieOptions = { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto', ...overrides };
+export function sessionCookie(overrides: SessionCookieOptions = {}): CookieOptions {
+  const cookie: SessionCookieOptions = { path: '/', httpOnly: true, sameSite: 'lax', secure: 'auto', ...overrides };
   checkCookiePolicy(cookie);
-  return cookie;
+  // express-session ≥ 1.19 understands sameSite 'auto'; its type definitions do not list it yet.
+  return cookie as CookieOptions;
 }
+
+/** express-session cookie options, with `sameSite: 'auto'` (express-session ≥ 1.19: None on HTTPS, Lax on HTTP). */
+export type SessionCookieOptions = Omit<CookieOptions, 'sameSite'> & { sameSite?: CookieOptions['sameSite'] | 'auto' };
 
 /**
  * Refuses cookie settings that break the OIDC round trip or expose the session id:

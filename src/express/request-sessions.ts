@@ -116,7 +116,8 @@ export class RequestSessions implements OidcRequestSessions {
     if (previous?.userId === userId) {
       // Step-up: the same browser session (its sids and session-bound tokens) with a new event.
       // Re-checked here so that a browser session a concurrent logout just ended is not revived
-      // (a narrow window remains between this read and the write below; see the README).
+      // (a narrow window remains between this read and the write below: the store has no
+      // "extend only if present" step for browser sessions).
       if (await manager.isBrowserSessionLive(userId, previous.browserSessionId)) keepId = previous.browserSessionId;
     } else if (previous) {
       notices = await this.#endInTree(previous, {}); // account switch: the old user leaves this browser

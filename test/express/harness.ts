@@ -80,6 +80,10 @@ export interface AppOptions {
   readonly wrapSessionStore?: (store: Store) => Store;
   /** Mount order: false leaves express-session out entirely. */
   readonly withSession?: boolean;
+  /** Manager and middleware on the wall clock (tests that need express-session's own expiry). */
+  readonly realClock?: boolean;
+  /** Express `trust proxy` (HTTPS tests send X-Forwarded-Proto). */
+  readonly trustProxy?: boolean;
 }
 
 export interface TestApp {
@@ -116,9 +120,11 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export async function buildApp(cfg: Configuration, redis: RedisForFile, options: AppOptions = {}): Promise<TestApp> {
   const clock = new TestClock();
   clock.now = Date.now();
+  if (options.realClock) Object.defineProperty(clock, 'read', { value: () => Date.now() });
   const manager = makeManager(options.treeStore, clock);
   const express = expressOf(cfg.flavour);
   const app = express();
+  if (options.trustProxy) app.set('trust proxy', true);
   let sessionStore: Store;
   let redisInfo: { client: RedisClientType; prefix: string } | undefined;
   if (cfg.storeKind === 'connect-redis') {
