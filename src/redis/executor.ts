@@ -45,8 +45,11 @@ function isCluster(c: RedisLikeClient): c is RedisClusterClient {
 export class ScriptExecutor {
   readonly #client: RedisLikeClient;
   readonly #timeoutMs: number;
+  readonly #scripts: Readonly<Record<string, Script>>;
 
-  constructor(client: RedisLikeClient, timeoutMs: number) {
+  /** `scripts`: every script this executor may run (loaded together when a node lacks them). */
+  constructor(client: RedisLikeClient, timeoutMs: number, scripts: Readonly<Record<string, Script>>) {
+    this.#scripts = scripts;
     // Commands still waiting in node-redis' queue (offline queue, reconnect) are dropped at the
     // same bound, so an outage can't pile up work that would run long after callers gave up.
     // Replies are plain strings whatever type mapping the application set on its client.
@@ -66,9 +69,25 @@ export class ScriptExecutor {
         return await this.#client.evalSha(script.sha, options);
       } catch (e) {
         if (!isNoScript(e)) throw e;
-        return this.#client.eval(script.source, options);
+        // This node lost (restart, failover, SCRIPT FLUSH) or never had our scripts: run this one
+        // from source, and load all of them in the background so other operations don't pay too.
+        const reply = await this.#client.eval(script.source, options);
+        this.#loadAll(key);
+        return reply;
       }
     });
+  }
+
+  /** SCRIPT LOAD of every script on the node that serves `key` (fire and forget). */
+  #loadAll(key: string): void {
+    const c = this.#client as unknown as {
+      sendCommand(...args: unknown[]): Promise<unknown>;
+    };
+    for (const script of Object.values(this.#scripts)) {
+      const args = ['SCRIPT', 'LOAD', script.source];
+      const sent = isCluster(this.#client) ? c.sendCommand(key, false, args) : c.sendCommand(args);
+      sent.catch(() => {}); // a failure only means the next first use runs EVAL again
+    }
   }
 
   /** HMGET as a single command (one round trip, atomic). */

@@ -122,7 +122,7 @@ export class RedisStore implements SessionStore {
     if (options.clock !== undefined && typeof options.clock !== 'function') throw new InvalidInput('clock must be a function');
     this.#prefix = prefix;
     this.#clock = options.clock ?? Date.now;
-    this.#exec = new ScriptExecutor(options.client, timeout);
+    this.#exec = new ScriptExecutor(options.client, timeout, SCRIPTS);
   }
 
   /** The key prefix this store writes under. */
