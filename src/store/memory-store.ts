@@ -4,8 +4,8 @@
  * Every method runs as one synchronous block (no `await` between a check and its write), so
  * each is atomic with respect to every other call in the process. Records are frozen when
  * written and replaced, never edited, so a record handed to a caller can't change the tree.
- * Expired records go three ways: pruned from the front of per-class queues on each write
- * (bounded work), swept by {@link MemoryStore.purgeExpired} (bounded work per call), and
+ * Expired records go three ways: pruned on each write to their grant (bounded work, see
+ * `grant-records.ts`), swept by {@link MemoryStore.purgeExpired} (bounded work per call), and
  * ignored meanwhile by the activity rule.
  */
 import type {
@@ -30,6 +30,19 @@ import type {
   UserView,
 } from './store.js';
 import { collectDescendants } from '../tree/lineage.js';
+import {
+  addRecord,
+  allRecords,
+  countRecords,
+  EMPTY_RECORDS,
+  getRecord,
+  isMarker,
+  pruneRecords,
+  removeRecord,
+  replaceRecord,
+  type GrantRecordEntry,
+  type RecordSet,
+} from './grant-records.js';
 
 interface UserEntry {
   user: UserRecord;
@@ -46,19 +59,14 @@ interface GrantEntry {
   readonly seq: number;
   readonly u: UserEntry;
   readonly c: ClientEntry;
-  /** Live tokens per class, in issue order (the front expires first). */
-  readonly tokens: Map<string, Map<string, TokenRecord>>;
-  /** Reuse markers by hash, in issue order. */
-  readonly markers: Map<string, ReuseMarker>;
+  /** Live tokens and the reuse markers of used-up ones, by hash (see grant-records.ts). */
+  records: RecordSet;
 }
-type HashEntry = { readonly g: GrantEntry; readonly tokenId: string; readonly cls: string } | { readonly g: GrantEntry; readonly marker: ReuseMarker };
-
-/** How many expired records a write may prune from the front of one queue. */
-const PRUNE_PER_WRITE = 4;
 
 export class MemoryStore implements SessionStore {
   readonly #users = new Map<string, UserEntry>();
-  readonly #byHash = new Map<string, HashEntry>();
+  /** Token and marker hashes → the grant holding the record. */
+  readonly #byHash = new Map<string, GrantEntry>();
   #sweep: Iterator<boolean> | undefined;
   /** The clock value of the current purge call; the resumable sweep reads it at every step. */
   #sweepNow = 0;
@@ -73,7 +81,7 @@ export class MemoryStore implements SessionStore {
     } else if (c.client.revoked) {
       c.client = freeze({ ...c.client, revoked: false, createdAt: now });
     }
-    c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, tokens: new Map(), markers: new Map() });
+    c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, records: EMPTY_RECORDS });
   }
 
   async getUser(_route: string, userId: string): Promise<UserView | undefined> {
@@ -105,17 +113,16 @@ export class MemoryStore implements SessionStore {
   async listTokens(path: GrantPath): Promise<TokenRecord[]> {
     const g = this.#grantEntry(path);
     if (!g) return [];
-    const out: TokenRecord[] = [];
-    for (const m of g.tokens.values()) out.push(...m.values());
-    return out;
+    return liveTokens(g);
   }
 
   async findToken(_route: string, hash: string): Promise<TokenLookup | undefined> {
-    const e = this.#byHash.get(hash);
-    if (!e) return undefined;
-    if ('marker' in e) return { ...ctx(e.g), marker: e.marker };
-    const token = e.g.tokens.get(e.cls)?.get(e.tokenId);
-    return token && { ...ctx(e.g), token };
+    const g = this.#byHash.get(hash);
+    const r = g && getRecord(g.records, hash);
+    if (!r) return undefined;
+    const { user } = g!.u;
+    const { client } = g!.c;
+    return isMarker(r) ? { user, client, grant: g!.grant, marker: r } : { user, client, grant: g!.grant, token: r };
   }
 
   async addTokens(path: GrantPath, tokens: readonly TokenRecord[]): Promise<boolean> {
@@ -126,17 +133,15 @@ export class MemoryStore implements SessionStore {
   }
 
   async consume(_route: string, hash: string, req: ConsumeRequest): Promise<ConsumeResult> {
-    const e = this.#byHash.get(hash);
-    if (!e) return { status: 'unknown' };
-    const g = e.g;
-    if ('marker' in e) {
+    const g = this.#byHash.get(hash);
+    const token = g && getRecord(g.records, hash);
+    if (!g || !token) return { status: 'unknown' };
+    if (isMarker(token)) {
       // graceMs 0 disables the window (SPEC §5), also for a reuse in the same millisecond.
-      if (req.graceMs > 0 && req.now - e.marker.usedAt <= req.graceMs) return { status: 'reused', revoked: 'nothing' };
-      return { status: 'reused', revoked: this.#applyReuse(g, e.marker.tokenId, e.marker.familyId, req.onReuse) };
+      if (req.graceMs > 0 && req.now - token.usedAt <= req.graceMs) return { status: 'reused', revoked: 'nothing' };
+      return { status: 'reused', revoked: this.#applyReuse(g, token.tokenId, token.familyId, req.onReuse) };
     }
-    const classMap = g.tokens.get(e.cls);
-    const token = classMap?.get(e.tokenId);
-    if (!classMap || !token || token.id !== req.tokenId) return { status: 'unknown' };
+    if (token.id !== req.tokenId) return { status: 'unknown' };
     if (token.revoked) return { status: 'revoked' };
     const max = token.usageRules.maxUsage;
     if (max !== undefined && token.used >= max) {
@@ -145,13 +150,9 @@ export class MemoryStore implements SessionStore {
     const used = token.used + 1;
     if (max !== undefined && used >= max) {
       // Used up: keep only a marker, so the grant's index holds live tokens only (fault 18).
-      classMap.delete(token.id);
-      const marker = freeze(markerOf(token, req.now));
-      g.markers.set(hash, marker);
-      this.#byHash.set(hash, { g, marker });
-      pruneFront(g.markers, req.now, (h) => this.#byHash.delete(h));
+      g.records = this.#prune(replaceRecord(g.records, freeze(markerOf(token, req.now))), req.now);
     } else {
-      classMap.set(token.id, freeze({ ...token, used, usedAt: req.now }));
+      g.records = replaceRecord(g.records, freeze({ ...token, used, usedAt: req.now }));
     }
     this.#insertTokens(g, req.mint);
     return { status: 'ok' };
@@ -260,8 +261,7 @@ export class MemoryStore implements SessionStore {
         clients.push(c.client);
         for (const g of c.grants.values()) {
           grants.push(g.grant);
-          for (const m of g.tokens.values()) tokens.push(...m.values());
-          markers.push(...g.markers.values());
+          for (const r of allRecords(g.records)) (isMarker(r) ? markers : tokens).push(r as ReuseMarker & TokenRecord);
         }
       }
     }
@@ -288,7 +288,7 @@ export class MemoryStore implements SessionStore {
       if (!u || !c) continue;
       const g = c.grants.get(grant.id);
       if (g) g.grant = freeze(grant);
-      else c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, tokens: new Map(), markers: new Map() });
+      else c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, records: EMPTY_RECORDS });
     }
     for (const token of data.tokens) {
       const g = this.#users.get(token.userId)?.clients.get(token.clientId)?.grants.get(token.grantId);
@@ -296,9 +296,7 @@ export class MemoryStore implements SessionStore {
     }
     for (const marker of data.markers) {
       const g = this.#users.get(marker.userId)?.clients.get(marker.clientId)?.grants.get(marker.grantId);
-      if (!g) continue;
-      g.markers.set(marker.hash, freeze(marker));
-      this.#byHash.set(marker.hash, { g, marker: freeze(marker) });
+      if (g) this.#insert(g, freeze(marker));
     }
   }
 
@@ -313,8 +311,9 @@ export class MemoryStore implements SessionStore {
       for (const c of u.clients.values()) {
         grants += c.grants.size;
         for (const g of c.grants.values()) {
-          markers += g.markers.size;
-          for (const m of g.tokens.values()) tokens += m.size;
+          const n = countRecords(g.records);
+          tokens += n.tokens;
+          markers += n.markers;
         }
       }
     }
@@ -336,13 +335,26 @@ export class MemoryStore implements SessionStore {
 
   #insertTokens(g: GrantEntry, tokens: readonly TokenRecord[]): void {
     for (const t of tokens) {
-      let m = g.tokens.get(t.class);
-      if (!m) g.tokens.set(t.class, (m = new Map()));
       // Tokens of one class share a lifetime, so the oldest expire first: prune from the front.
-      pruneFront(m, t.issuedAt, (_id, old) => this.#byHash.delete(old.hash));
-      m.set(t.id, freeze(t));
-      this.#byHash.set(t.hash, { g, tokenId: t.id, cls: t.class });
+      g.records = this.#prune(g.records, t.issuedAt);
+      this.#insert(g, freeze(t));
     }
+  }
+
+  /** Adds a record with a new hash (a record with a known hash replaces the old one). */
+  #insert(g: GrantEntry, r: GrantRecordEntry): void {
+    const old = this.#byHash.get(r.hash);
+    if (old === g && getRecord(g.records, r.hash)) g.records = replaceRecord(g.records, r);
+    else {
+      if (old) old.records = removeRecord(old.records, getRecord(old.records, r.hash) ?? r);
+      g.records = addRecord(g.records, r);
+      this.#byHash.set(r.hash, g);
+    }
+  }
+
+  /** Bounded pruning of expired records of a grant, keeping the hash index in step. */
+  #prune(records: RecordSet, now: number): RecordSet {
+    return pruneRecords(records, now, (r) => this.#byHash.delete(r.hash));
   }
 
   #applyReuse(g: GrantEntry, tokenId: string, familyId: string | undefined, policy: ConsumeRequest['onReuse']): 'grant' | 'descendants' | 'nothing' {
@@ -358,20 +370,17 @@ export class MemoryStore implements SessionStore {
   }
 
   #revokeDescendants(g: GrantEntry, rootIds: string[], families: string[]): number {
-    const all: TokenRecord[] = [];
-    for (const m of g.tokens.values()) all.push(...m.values());
     let n = 0;
-    for (const t of collectDescendants(all, rootIds, families)) {
+    for (const t of collectDescendants(liveTokens(g), rootIds, families)) {
       if (t.revoked) continue;
-      g.tokens.get(t.class)!.set(t.id, freeze({ ...t, revoked: true }));
+      g.records = replaceRecord(g.records, freeze({ ...t, revoked: true }));
       n++;
     }
     return n;
   }
 
   #dropHashes(g: GrantEntry): void {
-    for (const m of g.tokens.values()) for (const t of m.values()) this.#byHash.delete(t.hash);
-    for (const h of g.markers.keys()) this.#byHash.delete(h);
+    for (const r of allRecords(g.records)) this.#byHash.delete(r.hash);
   }
 
   /**
@@ -389,21 +398,14 @@ export class MemoryStore implements SessionStore {
             yield true;
             continue;
           }
-          for (const m of g.tokens.values()) {
-            for (const [id, t] of m) {
-              const dead = t.expiresAt <= this.#sweepNow;
-              if (dead) {
-                m.delete(id);
-                this.#byHash.delete(t.hash);
-              }
-              yield dead;
-            }
-          }
-          for (const [h, mk] of g.markers) {
-            const dead = mk.expiresAt <= this.#sweepNow;
+          // A small set is an immutable array and a large one is iterated live, so writes made
+          // while the sweep is suspended are safe; the record is looked up again before removal.
+          for (const seen of allRecords(g.records)) {
+            const r = getRecord(g.records, seen.hash);
+            const dead = r !== undefined && r.expiresAt <= this.#sweepNow;
             if (dead) {
-              g.markers.delete(h);
-              this.#byHash.delete(h);
+              g.records = removeRecord(g.records, r);
+              this.#byHash.delete(r.hash);
             }
             yield dead;
           }
@@ -430,6 +432,12 @@ function ctx(g: GrantEntry): GrantContext {
   return { user: g.u.user, client: g.c.client, grant: g.grant };
 }
 
+function liveTokens(g: GrantEntry): TokenRecord[] {
+  const out: TokenRecord[] = [];
+  for (const r of allRecords(g.records)) if (!isMarker(r)) out.push(r);
+  return out;
+}
+
 function markerOf(t: TokenRecord, now: number): ReuseMarker {
   return {
     hash: t.hash,
@@ -442,16 +450,6 @@ function markerOf(t: TokenRecord, now: number): ReuseMarker {
     expiresAt: t.expiresAt,
     ...(t.familyId !== undefined && { familyId: t.familyId }),
   };
-}
-
-/** Removes up to PRUNE_PER_WRITE expired entries from the front of an issue-ordered map. */
-function pruneFront<V extends { expiresAt: number }>(m: Map<string, V>, now: number, onRemove: (key: string, v: V) => void): void {
-  let n = 0;
-  for (const [k, v] of m) {
-    if (n++ >= PRUNE_PER_WRITE || v.expiresAt > now) return;
-    m.delete(k);
-    onRemove(k, v);
-  }
 }
 
 function freeze<T extends object>(o: T): T {
