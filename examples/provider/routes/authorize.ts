@@ -18,6 +18,7 @@ import { SUPPORTED_SCOPES, type Provider } from '../context.js';
 import { csrfToken, csrfValid } from '../csrf.js';
 import { OAuthError } from '../oauth-errors.js';
 import { consentPage, errorPage, loginPage } from '../pages.js';
+import { saveSession } from '../session-save.js';
 import { LIMITS, optionalParam, paramsOf, spaceList, type Params } from '../params.js';
 
 /** A validated authorization request: only what the provider acts on. */
@@ -212,6 +213,7 @@ export function authorizeRoutes(p: Provider): Router {
       ...(ar.codeChallenge !== undefined && { codeChallenge: ar.codeChallenge, codeChallengeMethod: 'S256' as const }),
       ...(ar.nonce !== undefined && { nonce: ar.nonce }),
     });
+    await saveSession(req);
     redirectWith(res, ar.redirectUri, { code: code.value, state: ar.state, iss: p.issuer });
   }
 
@@ -284,6 +286,7 @@ export function authorizeRoutes(p: Provider): Router {
       return res.redirect(303, url.pathname + url.search);
     }
     const uid = park(req, ar);
+    await saveSession(req);
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, `/interaction/${uid}`);
   }
@@ -325,6 +328,7 @@ export function authorizeRoutes(p: Provider): Router {
     await backchannel(p, ended);
     const moved = interactionOf(req, uid);
     if (moved) moved.loginDone = true;
+    await saveSession(req);
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, `/interaction/${uid}`);
   });
@@ -337,9 +341,11 @@ export function authorizeRoutes(p: Provider): Router {
     if (req.oidcSessions.userId === undefined) return res.redirect(303, `/interaction/${uid}`);
     if (body.decision === 'allow') {
       ix.consentDone = true;
+      await saveSession(req);
       return res.redirect(303, `/interaction/${uid}`);
     }
     drop(req, uid);
+    await saveSession(req);
     redirectWith(res, ix.request.redirectUri, { error: 'access_denied', error_description: 'the user denied the request', state: ix.request.state, iss: p.issuer });
   });
 
@@ -357,6 +363,7 @@ export function authorizeRoutes(p: Provider): Router {
     const user = p.users.verify(username, password);
     if (!user) return sendPage(res, 401, loginPage({ action: '/login', csrf: csrfToken(req), username, error: 'Wrong username or password.' }));
     await backchannel(p, await req.oidcSessions.login(user.username, { amr: ['pwd'], validFor: p.loginLifetime }));
+    await saveSession(req);
     res.redirect(303, '/account');
   });
 
