@@ -175,7 +175,14 @@ export class MemoryStore implements SessionStore {
 
   async revokeToken(path: GrantPath, tokenId: string): Promise<number> {
     const g = this.#grantEntry(path);
-    return g ? this.#revokeDescendants(g, [tokenId], []) : 0;
+    if (!g) return 0;
+    // A rotated-out refresh token lives on only as a reuse marker, but its successor was minted
+    // from it: revoking it must reach its rotation family, as revoking a live member does.
+    const families: string[] = [];
+    for (const r of allRecords(g.records)) {
+      if (isMarker(r) && r.tokenId === tokenId && r.class === 'refresh_token' && r.familyId !== undefined) families.push(r.familyId);
+    }
+    return this.#revokeDescendants(g, [tokenId], families);
   }
 
   async logoutUser(_route: string, userId: string, opts: { keepOffline: boolean; now: number }): Promise<LogoutResult | undefined> {

@@ -124,7 +124,11 @@ export interface SessionStore {
   revokeGrant(path: GrantPath): Promise<boolean>;
   /** Marks a client session and every grant under it revoked. */
   revokeClient(route: string, userId: string, clientId: string): Promise<boolean>;
-  /** Revokes a token and every token minted from it (iteratively); returns how many. */
+  /**
+   * Revokes a token and every token minted from it (iteratively); returns how many. For a
+   * refresh token that was already rotated out (only its reuse marker is left) this includes
+   * its successors, i.e. its whole rotation family, exactly as for a live member.
+   */
   revokeToken(path: GrantPath, tokenId: string): Promise<number>;
 
   /**
