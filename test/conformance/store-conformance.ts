@@ -386,6 +386,17 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.equal(await active(m, unrelated.value), true);
       });
 
+      it('revoking a refresh token that was already rotated out revokes its successors (RFC 7009 §2.1)', async () => {
+        const f = await codeFlow(m, 'alice', 'app');
+        const r1 = await m.refresh(f.refresh!, { clientId: 'app' });
+        const r2 = await m.refresh(r1.refreshToken!.value, { clientId: 'app' });
+        const unrelated = await m.mintToken(f.sessionId, 'access_token');
+        assert.ok((await m.revokeToken(f.sessionId, r1.refreshToken!.value)) >= 2);
+        for (const v of [r2.refreshToken!.value, r2.accessToken.value, r1.accessToken.value]) assert.equal(await active(m, v), false);
+        assert.equal(await active(m, unrelated.value), true);
+        assert.equal(await active(m, f.access), true, 'the code\'s own access token is not in the refresh family');
+      });
+
       it('revoking an access token leaves its parent active', async () => {
         const sid = await newSession(m, 'alice', 'app');
         const code = await m.mintToken(sid, 'authorization_code');
