@@ -17,6 +17,7 @@ import request from 'supertest';
 import { oidcSessions, oidcSessionsErrorHandler, sessionCookie } from '../../src/index.js';
 import type { SessionManager } from '../../src/manager/session-manager.js';
 import type { SessionStore } from '../../src/store/store.js';
+import { RedisStore as TreeRedisStore } from '../../src/redis/redis-store.js';
 import type { OidcSessionsOptions } from '../../src/express/types.js';
 import { makeManager, TestClock } from '../conformance/harness.js';
 import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
@@ -30,12 +31,22 @@ export type SessionStoreKind = 'MemoryStore' | 'connect-redis';
 export interface Configuration {
   readonly flavour: ExpressFlavour;
   readonly storeKind: SessionStoreKind;
+  /** Where the tree lives (unless a test passes its own store). */
+  readonly treeKind: 'MemoryStore' | 'RedisStore';
   readonly name: string;
 }
 
-export const CONFIGURATIONS: readonly Configuration[] = (['express 5', 'express 4'] as const).flatMap((flavour) =>
-  (['MemoryStore', 'connect-redis'] as const).map((storeKind) => ({ flavour, storeKind, name: `${flavour}, ${storeKind}` })),
-);
+/**
+ * express 4 and 5 × browser sessions in express-session's MemoryStore and in connect-redis,
+ * with the tree in memory; plus the all-Redis production setup (tree in RedisStore, browser
+ * sessions in connect-redis, one redis-server) on express 5.
+ */
+export const CONFIGURATIONS: readonly Configuration[] = [
+  ...(['express 5', 'express 4'] as const).flatMap((flavour) =>
+    (['MemoryStore', 'connect-redis'] as const).map((storeKind) => ({ flavour, storeKind, treeKind: 'MemoryStore' as const, name: `${flavour}, ${storeKind}` })),
+  ),
+  { flavour: 'express 5', storeKind: 'connect-redis', treeKind: 'RedisStore', name: 'express 5, connect-redis, tree in RedisStore' },
+];
 
 export function expressOf(flavour: ExpressFlavour): typeof express5 {
   return flavour === 'express 4' ? express4 : express5;
@@ -48,13 +59,24 @@ export class RedisForFile {
   #prefix = 0;
 
   async store(): Promise<{ store: RedisStore; client: RedisClientType; prefix: string }> {
+    const client = await this.#client();
+    const prefix = `sess${++this.#prefix}:`;
+    return { store: new RedisStore({ client, prefix }), client, prefix };
+  }
+
+  /** A RedisStore for the tree, on its own key prefix. */
+  async treeStore(): Promise<TreeRedisStore> {
+    return new TreeRedisStore({ client: await this.#client(), prefix: `tree${++this.#prefix}:` });
+  }
+
+  async #client(): Promise<RedisClientType> {
     this.#instance ??= await startRedis();
+    // As the RedisStore README recommends: fail fast while disconnected, keep reconnecting.
     const client = createClient({ url: this.#instance.url, disableOfflineQueue: true, socket: { reconnectStrategy: () => 50, connectTimeout: 500 } }) as RedisClientType;
     client.on('error', () => {}); // outages are expected in some tests; commands report them
     await client.connect();
     this.#clients.push(client);
-    const prefix = `sess${++this.#prefix}:`;
-    return { store: new RedisStore({ client, prefix }), client, prefix };
+    return client;
   }
 
   get instance(): RedisInstance | undefined {
@@ -121,7 +143,8 @@ export async function buildApp(cfg: Configuration, redis: RedisForFile, options:
   const clock = new TestClock();
   clock.now = Date.now();
   if (options.realClock) Object.defineProperty(clock, 'read', { value: () => Date.now() });
-  const manager = makeManager(options.treeStore, clock);
+  const treeStore = options.treeStore ?? (cfg.treeKind === 'RedisStore' ? await redis.treeStore() : undefined);
+  const manager = makeManager(treeStore, clock);
   const express = expressOf(cfg.flavour);
   const app = express();
   if (options.trustProxy) app.set('trust proxy', true);
