@@ -83,7 +83,7 @@ export function oidcSessions(options: OidcSessionsOptions): RequestHandler {
     }
     sessionSeen = true;
     try {
-      checkCookiePolicy(session.cookie as { secure?: boolean; sameSite?: string | boolean; httpOnly?: boolean } as never);
+      checkCookiePolicy(session.cookie);
     } catch (e) {
       return next(e);
     }

@@ -129,7 +129,14 @@ export interface OidcRequestSessions {
   /**
    * Logs out this browser session (or, with `everywhere`, every session of the user): tokens
    * bound to the session die, offline tokens survive (documented policy), the express session
-   * is destroyed. Returns whom back-channel / front-channel logout must notify.
+   * is destroyed (regenerated: the old record is deleted). Returns whom back-channel /
+   * front-channel logout must notify, computed from the tree.
+   *
+   * Policy: tokens minted under `offline_access` survive logout and die with their grant;
+   * grants themselves are consent records and stay (revoke them with `keepOffline: false`, or
+   * from an account page). When nobody is logged in — for example a cross-site POST that
+   * arrived without the cookie (field fault 20) — it returns `[]` and leaves the session alone,
+   * so an app can tell "logged out" from "could not see the session".
    */
   logout(options?: LogoutOptions): Promise<LogoutNotice[]>;
 
