@@ -9,20 +9,25 @@
 import { RedisStore as SessionRedisStore } from 'connect-redis';
 import type session from 'express-session';
 import { createClient } from 'redis';
-import type { SessionStore } from '../../src/index.js';
+import { RedisStore, type SessionStore } from '../../src/index.js';
 import type { ProviderLogger } from './context.js';
 
 export interface RedisStores {
   readonly sessionStore: session.Store;
-  readonly treeStore: SessionStore | undefined;
+  readonly treeStore: SessionStore;
   close(): Promise<void>;
 }
 
+/**
+ * Connects to Redis and returns both stores on one client, under `prefix` (`op:sess:…` for
+ * browser sessions, `op:tree:…` for the tree). `close()` disconnects.
+ */
 export async function connectRedis(url: string, log: ProviderLogger, prefix = 'op:'): Promise<RedisStores> {
   const client = createClient({
     url,
     disableOfflineQueue: true,
-    socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 3000) },
+    // Connect no slower than the tree store's command timeout (1 s); keep retrying, at most 1 s apart.
+    socket: { connectTimeout: 1000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000) },
   });
   let down = false;
   // node-redis emits 'error' for every failed (re)connect; log the transition, not each retry.
@@ -36,8 +41,7 @@ export async function connectRedis(url: string, log: ProviderLogger, prefix = 'o
   });
   await client.connect();
   const sessionStore = new SessionRedisStore({ client, prefix: `${prefix}sess:` });
-  const treeStore = await treeStoreFor(client, `${prefix}tree:`);
-  if (!treeStore) log.warn('REDIS_URL: this build has no RedisStore for the session tree yet; the tree stays in memory');
+  const treeStore = new RedisStore({ client, prefix: `${prefix}tree:` });
   return {
     sessionStore,
     treeStore,
@@ -45,9 +49,4 @@ export async function connectRedis(url: string, log: ProviderLogger, prefix = 'o
       await client.close().catch(() => {});
     },
   };
-}
-
-/** The library's RedisStore for the tree, when this build has it. */
-async function treeStoreFor(_client: unknown, _prefix: string): Promise<SessionStore | undefined> {
-  return undefined;
 }

@@ -28,13 +28,12 @@ async function main(): Promise<void> {
     users,
     keys,
     trustProxy: env.trustProxy,
-    ...(redis?.treeStore && { treeStore: redis.treeStore }),
-    ...(redis && { sessionStore: redis.sessionStore }),
+    ...(redis && { treeStore: redis.treeStore, sessionStore: redis.sessionStore }),
     logger: log,
   });
   const server: Server = app.listen(env.port, env.host, () => {
     log.info(`OpenID provider ${env.issuer} listening on ${env.host}:${env.port}`);
-    log.info(`store: ${redis ? `Redis (${redis.treeStore ? 'tree and browser sessions' : 'browser sessions only'})` : 'in memory'}`);
+    log.info(`store: ${redis ? 'Redis (session tree and browser sessions)' : 'in memory'}`);
     log.info(`discovery: ${env.issuer}/.well-known/openid-configuration · account: ${env.issuer}/account`);
     log.info(`clients: ${clients.map((c) => c.client_id).join(', ')} · users: ${users.map((u) => u.username).join(', ')}`);
   });
