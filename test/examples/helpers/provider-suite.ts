@@ -453,9 +453,12 @@ export function providerSuite(label: string, makeStores: () => Promise<StoreSetu
         assert.match(await stay.response!.text(), /still signed in/);
         assert.equal((await userinfoStatus(a.tokens.access_token)).status, 200);
         assert.equal(rp.logoutTokens.length, 0);
-        // Forged confirmation without the CSRF token: refused.
+        // A pending logout request, then a forged confirmation without (or with a wrong) CSRF token: refused.
+        await (await agent.walk(oidc.buildEndSessionUrl(app, { id_token_hint: a.tokens.id_token! }), atRp)).response!.body?.cancel();
         const forged = await agent.request(`${op.issuer}/session/end/confirm`, { form: { logout: 'yes' } });
         assert.equal(forged.status, 400);
+        const wrong = await agent.request(`${op.issuer}/session/end/confirm`, { form: { logout: 'yes', csrf: form.fields.csrf!.slice(1) } });
+        assert.equal(wrong.status, 400);
         assert.equal((await userinfoStatus(a.tokens.access_token)).status, 200);
 
         rp.backchannelStatus = 500;
