@@ -116,6 +116,7 @@ export interface TestApp {
   readonly redis?: { client: RedisClientType; prefix: string };
   readonly url: string;
   readonly errors: unknown[];
+  readonly gates: Gates;
   agent(): request.Agent;
   /** The raw express-session record for a session id, straight from the store. */
   storedSession(id: string): Promise<Record<string, unknown> | null>;
@@ -129,6 +130,42 @@ export function h(fn: (req: Request, res: Response) => Promise<unknown> | unknow
       .then(() => fn(req, res))
       .catch(next);
   };
+}
+
+/**
+ * Gates make request interleavings deterministic: a route calls `pass(name)` (announces that it
+ * got there, then waits); the test awaits `arrived(name)`, does what must happen meanwhile, and
+ * `open(name)`s the gate. No sleeps, so no timing-dependent outcomes on a busy machine.
+ */
+export class Gates {
+  readonly #gates = new Map<string, { arrived: () => void; arrivedP: Promise<void>; open: () => void; openP: Promise<void> }>();
+
+  #gate(name: string) {
+    let g = this.#gates.get(name);
+    if (!g) {
+      let arrived!: () => void;
+      let open!: () => void;
+      const arrivedP = new Promise<void>((r) => (arrived = r));
+      const openP = new Promise<void>((r) => (open = r));
+      g = { arrived, arrivedP, open, openP };
+      this.#gates.set(name, g);
+    }
+    return g;
+  }
+
+  async pass(name: string): Promise<void> {
+    const g = this.#gate(name);
+    g.arrived();
+    await g.openP;
+  }
+
+  arrived(name: string): Promise<void> {
+    return this.#gate(name).arrivedP;
+  }
+
+  open(name: string): void {
+    this.#gate(name).open();
+  }
 }
 
 /** Sends a supertest request now (they are lazy until awaited) and returns its response promise. */
@@ -175,7 +212,8 @@ export async function buildApp(cfg: Configuration, redis: RedisForFile, options:
   app.use(oidcSessions({ manager, clock: clock.read, ...options.middleware }));
   app.use(express.json());
   options.routes?.(app);
-  mountStandardRoutes(app);
+  const gates = new Gates();
+  mountStandardRoutes(app, gates);
   app.use(oidcSessionsErrorHandler({ log: (_m, e) => errors.push(e) }));
 
   const server: Server = app.listen(0, '127.0.0.1');
@@ -189,6 +227,7 @@ export async function buildApp(cfg: Configuration, redis: RedisForFile, options:
     ...(redisInfo && { redis: redisInfo }),
     url,
     errors,
+    gates,
     agent: () => request.agent(url),
     storedSession: (id) =>
       new Promise((resolve, reject) =>
@@ -201,7 +240,7 @@ export async function buildApp(cfg: Configuration, redis: RedisForFile, options:
   };
 }
 
-function mountStandardRoutes(app: Express): void {
+function mountStandardRoutes(app: Express, gates: Gates): void {
   app.get('/whoami', (req, res) => {
     const o = req.oidcSessions;
     res.json({ userId: o.userId ?? null, browserSessionId: o.browserSessionId ?? null, authnEvent: o.authnEvent ?? null, clients: o.clients });
@@ -232,8 +271,7 @@ function mountStandardRoutes(app: Express): void {
       const existing = await o.manager.getGrantByResponseType(o.userId, q.client_id!, q.response_type ?? 'code');
       if (!existing) return res.status(400).json({ error: 'consent_required' });
     }
-    const delay = Number(q.delay ?? 0);
-    if (delay > 0) await sleep(delay);
+    if (q.gate !== undefined) await gates.pass(q.gate); // the session is loaded and checked: hold here
     const { sessionId, sid, grant, reused } = await o.authorize({ clientId: q.client_id!, authRequest: q });
     const code = await o.issueCode(sessionId, { ...(q.redirect_uri !== undefined && { redirectUri: q.redirect_uri }) });
     res.json({ code: code.value, sessionId, sid, grantId: grant.id, reused });
@@ -273,12 +311,12 @@ function mountStandardRoutes(app: Express): void {
     '/sessions',
     h(async (req, res) => res.json((await req.oidcSessions.listSessions()) ?? null)),
   );
-  // A slow request that changes the app's part of the session after a while.
+  // A slow request: loads the session, waits at its gate, then changes the app's part of it.
   app.get(
     '/slow',
     h(async (req, res) => {
       const before = req.oidcSessions.userId ?? null;
-      await sleep(Number(req.query.ms ?? 200));
+      await gates.pass(String(req.query.gate));
       const s = req.session as unknown as Record<string, unknown>;
       s.visits = Number(s.visits ?? 0) + 1;
       res.json({ before });

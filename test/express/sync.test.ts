@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { buildApp, forEachConfiguration, loggedIn, sessionIdFrom, sleep, start, type TestApp } from './harness.js';
+import { buildApp, forEachConfiguration, loggedIn, sessionIdFrom, start, type TestApp } from './harness.js';
 
 const AUTH = { client_id: 'app-one', response_type: 'code', scope: 'openid', redirect_uri: 'https://one.example/cb' };
 const AUTH2 = { client_id: 'app-two', response_type: 'code', scope: 'openid', redirect_uri: 'https://two.example/cb' };
@@ -120,25 +120,29 @@ forEachConfiguration('sync rules (SPEC §7)', (cfg, ctx) => {
   describe('concurrent requests of one browser session', () => {
     it('two authorizations for different clients at once both persist', async () => {
       const { agent } = await loggedIn(t);
-      // Both requests load the session, then wait, then authorize: each saves a session that
-      // lacks the other's client unless the save merges.
-      const [one, two] = await Promise.all([
-        agent.get('/authorize').query({ ...AUTH, delay: 150 }).expect(200),
-        agent.get('/authorize').query({ ...AUTH2, delay: 150 }).expect(200),
-      ]);
+      // Both requests load the session and pass the check, then wait at their gates; only then
+      // do they authorize and save. Each saves a session that lacks the other's client unless
+      // the save merges.
+      const one = start(agent.get('/authorize').query({ ...AUTH, gate: 'one' }).expect(200));
+      const two = start(agent.get('/authorize').query({ ...AUTH2, gate: 'two' }).expect(200));
+      await Promise.all([t.gates.arrived('one'), t.gates.arrived('two')]);
+      t.gates.open('one');
+      t.gates.open('two');
+      const [r1, r2] = await Promise.all([one, two]);
       const me = (await agent.get('/whoami').expect(200)).body;
       assert.deepEqual([...me.clients].sort(), ['app-one', 'app-two']);
       const linked = (await t.manager.grants({ userId: 'alice' })).filter((g) => g.browserSessionId === me.browserSessionId);
       assert.deepEqual(linked.map((g) => g.clientId).sort(), ['app-one', 'app-two']);
       const out = (await agent.post('/logout').send({}).expect(200)).body;
-      assert.deepEqual(out.notices.map((n: { sid: string }) => n.sid).sort(), [one.body.sid, two.body.sid].sort());
+      assert.deepEqual(out.notices.map((n: { sid: string }) => n.sid).sort(), [r1.body.sid, r2.body.sid].sort());
     });
 
     it('a slow request that changes app data does not drop a client authorized meanwhile', async () => {
       const { agent } = await loggedIn(t);
-      const slow = start(agent.get('/slow').query({ ms: 250 }).expect(200));
-      await sleep(50);
+      const slow = start(agent.get('/slow').query({ gate: 'slow' }).expect(200));
+      await t.gates.arrived('slow');
       await agent.get('/authorize').query(AUTH).expect(200);
+      t.gates.open('slow');
       await slow;
       const me = (await agent.get('/whoami').expect(200)).body;
       assert.deepEqual(me.clients, ['app-one']);
@@ -147,7 +151,10 @@ forEachConfiguration('sync rules (SPEC §7)', (cfg, ctx) => {
     it('many parallel authorizations of one browser all persist', async () => {
       const { agent } = await loggedIn(t);
       const ids = Array.from({ length: 8 }, (_, i) => `client-${i}`);
-      await Promise.all(ids.map((id) => agent.get('/authorize').query({ ...AUTH, client_id: id, delay: 100 }).expect(200)));
+      const all = ids.map((id) => start(agent.get('/authorize').query({ ...AUTH, client_id: id, gate: id }).expect(200)));
+      await Promise.all(ids.map((id) => t.gates.arrived(id)));
+      for (const id of ids) t.gates.open(id);
+      await Promise.all(all);
       assert.deepEqual([...(await agent.get('/whoami')).body.clients].sort(), ids);
     });
   });
@@ -156,9 +163,10 @@ forEachConfiguration('sync rules (SPEC §7)', (cfg, ctx) => {
     it('does not log the user back in, nor recreate the destroyed record', async () => {
       const { agent, res } = await loggedIn(t);
       const id = sessionIdFrom(res)!;
-      const slow = start(agent.get('/slow').query({ ms: 300 }).expect(200));
-      await sleep(80);
+      const slow = start(agent.get('/slow').query({ gate: 'slow' }).expect(200));
+      await t.gates.arrived('slow');
       await agent.post('/logout').send({}).expect(200);
+      t.gates.open('slow');
       assert.equal((await slow).body.before, 'alice', 'the slow request started logged in');
       assert.equal(await t.storedSession(id), null, 'its save did not resurrect the record');
       assert.equal(await whoami(agent), null);
@@ -166,24 +174,26 @@ forEachConfiguration('sync rules (SPEC §7)', (cfg, ctx) => {
 
     it('an authorization that outlives the logout fails with login_required and leaves no usable grant', async () => {
       const { agent } = await loggedIn(t);
-      const slow = start(agent.get('/authorize').query({ ...AUTH, delay: 300 }));
-      await sleep(80);
+      const slow = start(agent.get('/authorize').query({ ...AUTH, gate: 'authz' }));
+      await t.gates.arrived('authz');
       await agent.post('/logout').send({}).expect(200);
+      t.gates.open('authz');
       const res = await slow;
       assert.equal(res.status, 401);
       assert.equal(res.body.error, 'login_required');
       assert.equal(res.body.code, undefined);
       const grants = await t.manager.grants({ userId: 'alice' });
-      assert.ok(grants.every((g) => g.revoked), 'the grant created after the logout is revoked');
+      assert.ok(grants.length > 0 && grants.every((g) => g.revoked), 'the grant created after the logout is revoked');
       assert.equal(await whoami(agent), null);
     });
 
     it('an authorization that outlives a logout everywhere (another browser) fails too', async () => {
       const a = await loggedIn(t);
       const b = await loggedIn(t);
-      const slow = start(a.agent.get('/authorize').query({ ...AUTH, scope: 'openid offline_access', delay: 300 }));
-      await sleep(80);
+      const slow = start(a.agent.get('/authorize').query({ ...AUTH, scope: 'openid offline_access', gate: 'authz' }));
+      await t.gates.arrived('authz');
       await b.agent.post('/logout').send({ everywhere: true }).expect(200);
+      t.gates.open('authz');
       assert.equal((await slow).status, 401);
       assert.equal(await whoami(a.agent), null);
     });
