@@ -32,13 +32,14 @@ export async function connectRedis(url: string, log: ProviderLogger, prefix = 'o
   let down = false;
   // node-redis emits 'error' for every failed (re)connect; log the transition, not each retry.
   client.on('error', (e: Error) => {
-    if (!down) log.warn(`redis: ${e.name}: connection lost; retrying`);
+    if (!down) log.warn(`redis: ${e.name}; retrying in the background`);
     down = true;
   });
   client.on('ready', () => {
     if (down) log.info('redis: connected again');
     down = false;
   });
+  log.info(`connecting to Redis at ${new URL(url).host}…`);
   await client.connect();
   const sessionStore = new SessionRedisStore({ client, prefix: `${prefix}sess:` });
   const treeStore = new RedisStore({ client, prefix: `${prefix}tree:` });

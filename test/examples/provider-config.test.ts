@@ -121,7 +121,7 @@ describe('examples/provider configuration', () => {
         const t = setTimeout(() => reject(new Error(`did not start: ${out}`)), 20_000);
         const onData = (d: Buffer) => {
           out += d.toString();
-          if (out.includes('listening')) {
+          if (out.includes(' · users: ')) {
             clearTimeout(t);
             resolve();
           }
