@@ -15,6 +15,11 @@ export interface UsageRules {
   readonly maxUsage?: number;
   /** Token classes that may be minted from a token of this class. */
   readonly supportsMinting: readonly string[];
+  /**
+   * How values are encoded: `opaque` (default) or a signed JWT whose `jti` resolves to the
+   * record (RFC 9068 for access tokens; needs the manager's `jwt` option). ID tokens are always JWTs.
+   */
+  readonly format?: 'opaque' | 'jwt';
 }
 
 /** The authentication event a grant rests on. */

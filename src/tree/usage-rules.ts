@@ -28,7 +28,7 @@ export function normalizeRules(input: unknown, base: UsageRules | undefined, nam
   }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new InvalidInput(`${name} must be an object`);
   const r = input as Record<string, unknown>;
-  const out: { expiresIn?: number; maxUsage?: number; supportsMinting: string[] } = {
+  const out: { expiresIn?: number; maxUsage?: number; supportsMinting: string[]; format?: 'opaque' | 'jwt' } = {
     supportsMinting: [...(base?.supportsMinting ?? [])],
   };
   const expiresIn = Object.hasOwn(r, 'expiresIn') ? r.expiresIn : base?.expiresIn;
@@ -48,6 +48,11 @@ export function normalizeRules(input: unknown, base: UsageRules | undefined, nam
     const list = r.supportsMinting;
     if (!Array.isArray(list) || list.length > 32) throw new InvalidInput(`${name}.supportsMinting must be an array of token classes`);
     out.supportsMinting = list.map((c) => requireId(c, `${name}.supportsMinting entry`, 64));
+  }
+  const format = Object.hasOwn(r, 'format') ? r.format : base?.format;
+  if (format !== undefined) {
+    if (format !== 'opaque' && format !== 'jwt') throw new InvalidInput(`${name}.format must be opaque or jwt`);
+    out.format = format;
   }
   return freezeRules(out);
 }

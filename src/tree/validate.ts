@@ -7,8 +7,8 @@ import { InvalidInput } from '../errors.js';
 
 /** Longest user, client or grant id accepted, in UTF-16 code units. */
 export const MAX_ID_LENGTH = 4096;
-/** Longest token value accepted. */
-export const MAX_TOKEN_LENGTH = 1024;
+/** Longest token value accepted (JWT values with claims included). */
+export const MAX_TOKEN_LENGTH = 8192;
 /** Longest scope list and scope string accepted. */
 export const MAX_SCOPES = 256;
 export const MAX_SCOPE_LENGTH = 256;

@@ -17,6 +17,7 @@ import {
 } from '../../src/errors.js';
 import { SessionManager } from '../../src/manager/session-manager.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { MAX_TOKEN_LENGTH } from '../../src/tree/validate.js';
 import {
   REDIRECT,
   TestClock,
@@ -201,7 +202,7 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
 
   covers('validateToken', 'getSessionInfoByToken', 'redeemCode', 'refresh', 'introspect');
   it('token values of the wrong type, empty or oversized are InvalidInput (introspect: active:false)', async () => {
-    const badValues = [...NOT_STRINGS, ['empty', ''], ['over 1024', 'x'.repeat(1025)], ['lone surrogate', 'abc\uDC00def']] as const;
+    const badValues = [...NOT_STRINGS, ['empty', ''], ['over MAX_TOKEN_LENGTH', 'x'.repeat(MAX_TOKEN_LENGTH + 1)], ['lone surrogate', 'abc\uDC00def']] as const;
     const cases: Case[] = [];
     for (const [label, v] of badValues) {
       cases.push([`validateToken ${label}`, () => m.validateToken(any(v)), InvalidInput]);
