@@ -17,7 +17,8 @@ interface EvalOptions {
 export interface RedisNodeClient {
   evalSha(sha1: string, options: EvalOptions): Promise<Reply>;
   eval(script: string, options: EvalOptions): Promise<Reply>;
-  scan(cursor: string, options: { MATCH: string; COUNT: number; TYPE: string }): Promise<{ cursor: string | number; keys: string[] }>;
+  /** (Replies come back as strings: the store overrides the client's type mapping on its own view of it.) */
+  scan(cursor: string, options: { MATCH: string; COUNT: number; TYPE: string }): Promise<{ cursor: unknown; keys: readonly unknown[] }>;
   hmGet(key: string, fields: string[]): Promise<Reply>;
   withCommandOptions(options: object): unknown;
   on?(event: 'error', listener: (err: unknown) => void): unknown;

@@ -505,7 +505,7 @@ export class RedisStore implements SessionStore {
 
   async #scanUsers(node: RedisNodeClient, cursor: string, count: number): Promise<{ cursor: string; keys: string[] }> {
     const r = await this.#exec.bounded(() => node.scan(cursor, { MATCH: `${globEscape(this.#prefix)}{*}u:*`, COUNT: count, TYPE: 'hash' }));
-    return { cursor: String(r.cursor), keys: r.keys };
+    return { cursor: String(r.cursor), keys: r.keys.map(String) };
   }
 
   /** Route and user hash of a user key found by SCAN; undefined for anything else. */
