@@ -735,7 +735,14 @@ export function providerSuite(label: string, makeStores: () => Promise<StoreSetu
           assert.equal(((await ui.json()) as { error: string }).error, 'temporarily_unavailable');
           const page = await agent.request(`${op.issuer}/account`);
           assert.equal(page.status, 503);
-          await page.body?.cancel();
+          assert.match(await page.text(), /temporarily_unavailable/);
+          const tok = await token({ grant_type: 'authorization_code', code: 'x'.repeat(40), redirect_uri: rp.redirectUri }, basic('app', APP_SECRET));
+          assert.equal(tok.status, 503);
+          assert.equal(tok.headers.get('retry-after'), '5');
+          assert.equal(((await tok.json()) as { error: string }).error, 'temporarily_unavailable');
+          const intro = await fetch(`${op.issuer}/token/introspection`, { method: 'POST', headers: { ...basic('app', APP_SECRET), 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: a.tokens.access_token }) });
+          assert.equal(intro.status, 503, 'never active:false while the store cannot tell');
+          await intro.body?.cancel();
         } finally {
           await stores.outage!.end();
         }
