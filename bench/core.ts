@@ -5,12 +5,14 @@
  *   npm run bench:core -- --quick   short run (< 30 s): fewer iterations, one round, no 1M-grant point
  *   options: --n N (base iterations), --rounds R, --json PATH (write the result as JSON),
  *            --only id,id (some ops only, e.g. `--only full_flow` when profiling; also
- *            `validate_scaling`, `memory`)
+ *            `validate_scaling`, `memory`), --profile DIR (a .cpuprofile of each timed loop
+ *            only; summarize with `npx tsx bench/lib/cpuprofile-summary.ts FILE`)
  *
  * Measured like the peer benchmark (`../shared/peer-bench`), so the two can sit side by side:
  * every op starts from an empty store, builds its inputs untimed, runs a warm-up (n/10) on other
  * inputs, then times n ops one by one (`process.hrtime.bigint()` around each; ops/s = n / wall
- * time of the loop). Each op checks its own outcome and throws on a wrong one. With rounds > 1
+ * time of the loop). Unlike the peer script, a full GC runs between setup and the timed loop
+ * (the peer's side in bench/run.ts should do the same). Each op checks its own outcome and throws on a wrong one. With rounds > 1
  * each op is repeated on a fresh store and the round with the median ops/s is reported.
  *
  * Memory per 10k full sets: 1000 sets are stored as a warm-up (they stay), full GC, baseline
@@ -22,6 +24,7 @@
  * {@link StoreBackend}, so a Redis column is one more backend (see {@link memoryBackend}).
  */
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { generateKeyPair } from 'jose';
 import { InactiveToken } from '../src/errors.js';
@@ -35,6 +38,7 @@ import { settledHeap } from './lib/gc.js';
 import { runtimeInfo, writeJson } from './lib/json.js';
 import { medianIndex, round } from './lib/stats.js';
 import { fmt, formatTable } from './lib/table.js';
+import { profiled } from './lib/profiler.js';
 import { parallel, timeLoop, type LoopResult } from './lib/timing.js';
 
 // ---------------------------------------------------------------- fixtures
@@ -175,6 +179,8 @@ function revokeOp(k: number, scale: number): OpSpec<{ sid: string; sample: strin
  * Minting into grants that already hold `k` tokens. The grants are pre-filled so that each
  * receives at most 10% more tokens during the loop (k = 10: one grant per op; k = 10,000: one
  * grant per 1000 ops), and both variants hold the same number of tokens in the store (n × 10).
+ * Every op presents its own freshly sealed session id, so both variants open ids alike (a
+ * handful of hot grants must not be flattered by the manager's memo of opened ids).
  */
 function mintOp(k: number): OpSpec<string> {
   const perGrant = Math.max(1, Math.floor(k / 10));
@@ -184,7 +190,8 @@ function mintOp(k: number): OpSpec<string> {
     async setup({ manager }, n) {
       const grants = Math.ceil(n / perGrant);
       const sids = await parallel(grants, async (i) => (await grantWithTokens(manager, userOf(i), k)).sid, 1);
-      return Array.from({ length: n }, (_, i) => sids[i % grants]!);
+      const paths = sids.map((sid) => manager.openSessionId(sid));
+      return Array.from({ length: n }, (_, i) => manager.sessionIdOf(paths[i % grants]!));
     },
     run: async ({ manager }, sid) => {
       const t = await manager.mintToken(sid, 'access_token');
@@ -282,6 +289,8 @@ export interface CoreBenchResult {
   readonly memory: readonly MemoryResult[];
   readonly targets: readonly TargetCheck[];
   readonly seconds: number;
+  /** 1-minute load average at start and end: the 2 cores are shared, and ops/s follow the load. */
+  readonly load_average: { readonly start: number; readonly end: number };
 }
 
 export interface CoreBenchOptions {
@@ -302,6 +311,8 @@ export interface CoreBenchOptions {
    * for profiling one op. Default: everything.
    */
   readonly only?: readonly string[];
+  /** Write a CPU profile of every timed loop (only the loop: no setup, no warm-up) into this directory. */
+  readonly profileDir?: string;
   /** Progress lines (default: stderr). */
   readonly log?: (line: string) => void;
 }
@@ -322,13 +333,36 @@ function toMeasure(rounds: readonly LoopResult[]): Measure {
 
 // ---------------------------------------------------------------- runners
 
-async function measureOp<I>(backend: StoreBackend, fx: RunFixtures, op: OpSpec<I>, baseN: number, concurrency: number): Promise<LoopResult> {
+/**
+ * Times a loop, under the profiler when a profile directory is set. A full GC runs first, so
+ * the garbage of the (untimed) setup is not billed to the op; what the op itself allocates is.
+ */
+async function timed<I>(
+  profileDir: string | undefined,
+  name: string,
+  inputs: readonly I[],
+  op: (input: I) => Promise<unknown>,
+  concurrency: number,
+): Promise<LoopResult> {
+  await settledHeap();
+  const loop = () => timeLoop(inputs, op, concurrency);
+  return profileDir === undefined ? loop() : profiled(profileDir, name, loop);
+}
+
+async function measureOp<I>(
+  backend: StoreBackend,
+  fx: RunFixtures,
+  op: OpSpec<I>,
+  baseN: number,
+  concurrency: number,
+  profileDir?: string,
+): Promise<LoopResult> {
   const n = Math.max(10, Math.round(baseN * (op.scale ?? 1)));
   const env = newEnv(await backend.fresh(), fx, op.idTokens ?? false);
   const warm = await op.setup(env, Math.ceil(n / 10));
   await timeLoop(warm, (input) => op.run(env, input), concurrency);
   const inputs = await op.setup(env, n);
-  const result = await timeLoop(inputs, (input) => op.run(env, input), concurrency);
+  const result = await timed(profileDir, `${backend.name}-c${concurrency}-${op.id}`, inputs, (input) => op.run(env, input), concurrency);
   await op.verify?.(env, inputs);
   return result;
 }
@@ -345,6 +379,7 @@ async function measureScaling(
   n: number,
   concurrency: number,
   log: (s: string) => void,
+  profileDir?: string,
 ): Promise<Map<number, LoopResult>> {
   const env = newEnv(await backend.fresh(), fx, false);
   const values: string[] = [];
@@ -362,7 +397,7 @@ async function measureScaling(
       if (v.token.class !== 'access_token') throw new Error('validateToken: wrong class');
     };
     await timeLoop(pick(Math.ceil(n / 10)), validate, concurrency);
-    out.set(size, await timeLoop(pick(n), validate, concurrency));
+    out.set(size, await timed(profileDir, `${backend.name}-c${concurrency}-${scalingId(size)}`, pick(n), validate, concurrency));
   }
   return out;
 }
@@ -420,6 +455,7 @@ const scalingId = (size: number) => `validate_token_${size >= 1e6 ? `${size / 1e
 /** Runs the core benchmark and returns structured results (nothing is printed but progress via `log`). */
 export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBenchResult> {
   const t0 = Date.now();
+  const loadStart = loadavg()[0]!;
   const quick = opts.quick ?? false;
   const n = opts.n ?? (quick ? 2000 : 20_000);
   const rounds = opts.rounds ?? (quick ? 1 : 3);
@@ -438,7 +474,7 @@ export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBen
   for (const col of columns) {
     for (let r = 0; r < rounds; r++) {
       for (const op of ops) {
-        const res = await measureOp(backendOf(col), fx, op, n, col.concurrency);
+        const res = await measureOp(backendOf(col), fx, op, n, col.concurrency, opts.profileDir);
         log(`  ${col.label} round ${r + 1}/${rounds} ${op.id}: ${fmt(res.opsPerSec)} ops/s, p50 ${res.p50Us.toFixed(1)} µs`);
         const key = `${op.id}\u0000${col.key}`;
         samples.set(key, [...(samples.get(key) ?? []), res]);
@@ -454,7 +490,7 @@ export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBen
   const scalingRows = (wanted('validate_scaling') ? sizes : []).map((size) => ({ id: scalingId(size), label: `validateToken, ${fmt(size)} live grants`, results: {} as Record<string, Measure> }));
   for (const col of scalingRows.length ? columns : []) {
     const perRound: Map<number, LoopResult>[] = [];
-    for (let r = 0; r < rounds; r++) perRound.push(await measureScaling(backendOf(col), fx, sizes, n, col.concurrency, log));
+    for (let r = 0; r < rounds; r++) perRound.push(await measureScaling(backendOf(col), fx, sizes, n, col.concurrency, log, opts.profileDir));
     for (const [i, size] of sizes.entries()) scalingRows[i]!.results[col.key] = toMeasure(perRound.map((m) => m.get(size)!));
   }
   rows.push(...scalingRows);
@@ -477,6 +513,7 @@ export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBen
     memory,
     targets: checkTargets(rows, columns, memory, sizes),
     seconds: round((Date.now() - t0) / 1000, 1),
+    load_average: { start: round(loadStart, 2), end: round(loadavg()[0]!, 2) },
   };
 }
 
@@ -539,9 +576,8 @@ export function formatCoreResult(r: CoreBenchResult): string {
   const parts = [
     `oidc-sessions core benchmark — node ${r.runtime.node}, n = ${fmt(r.options.n)} per op (revoke with 100 tokens: n/10), ` +
       `${r.options.rounds} round(s), median round shown${r.options.quick ? ', --quick' : ''}`,
-    '',
-    formatTable(headers, body, right),
   ];
+  if (body.length) parts.push('', formatTable(headers, body, right));
   if (r.memory.length) {
     parts.push(
       '',
@@ -560,7 +596,8 @@ export function formatCoreResult(r: CoreBenchResult): string {
       [2],
     ),
     '',
-    `total ${r.seconds} s`,
+    `total ${r.seconds} s; load average (1 min) ${r.load_average.start} at start, ${r.load_average.end} at end ` +
+      '(2 cores, shared: ops/s drop under load, p50 much less)',
   );
   return parts.join('\n');
 }
@@ -575,6 +612,7 @@ async function main(argv: readonly string[]): Promise<void> {
       ...(flagValue(argv, 'n') !== undefined && { n: intFlag(argv, 'n', 20_000) }),
       ...(flagValue(argv, 'rounds') !== undefined && { rounds: intFlag(argv, 'rounds', 3) }),
       ...(flagValue(argv, 'only') !== undefined && { only: flagValue(argv, 'only')!.split(',') }),
+      ...(flagValue(argv, 'profile') !== undefined && { profileDir: flagValue(argv, 'profile')! }),
     });
     console.log(formatCoreResult(result));
     const json = flagValue(argv, 'json');
