@@ -64,6 +64,7 @@ function sameRules(a: UsageRules, b: UsageRules): boolean {
   return (
     a.expiresIn === b.expiresIn &&
     a.maxUsage === b.maxUsage &&
+    a.format === b.format &&
     a.supportsMinting.length === b.supportsMinting.length &&
     a.supportsMinting.every((c, i) => b.supportsMinting[i] === c)
   );
@@ -71,19 +72,25 @@ function sameRules(a: UsageRules, b: UsageRules): boolean {
 
 const BUILTIN = new Set<string>(BUILTIN_CLASSES);
 
-/** `[expiresIn|null, maxUsage|null, minting]`; minting is class codes when all are built in. */
+/**
+ * `[expiresIn|null, maxUsage|null, minting, format?]`; minting is class codes when all are built
+ * in; format is absent when the rules have none.
+ */
 function encodeRules(r: UsageRules): unknown[] {
   const minting = r.supportsMinting.every((c) => BUILTIN.has(c)) ? r.supportsMinting.map((c) => CLASS_CODES[c]).join('') : [...r.supportsMinting];
-  return [r.expiresIn ?? null, r.maxUsage ?? null, minting];
+  const out: unknown[] = [r.expiresIn ?? null, r.maxUsage ?? null, minting];
+  if (r.format !== undefined) out.push(r.format);
+  return out;
 }
 
 function decodeRules(a: unknown): UsageRules {
-  const [e, m, minting] = a as [number | null, number | null, string | string[]];
+  const [e, m, minting, format] = a as [number | null, number | null, string | string[], UsageRules['format'] | undefined];
   const list = typeof minting === 'string' ? [...minting].map((c) => CODE_CLASSES[c]!) : minting;
   return Object.freeze({
     ...(e !== null && { expiresIn: e }),
     ...(m !== null && { maxUsage: m }),
     supportsMinting: Object.freeze(list),
+    ...(format !== undefined && { format }),
   });
 }
 

@@ -116,36 +116,45 @@ local function settle(uk, xk, now, off, limit)
   elseif redis.call('PTTL', uk) == -1 then redis.call('PEXPIRE', uk, ${EMPTY_USER_TTL_MS}) end
 end
 
--- The live tokens of a grant, as {key, v, h} (markers are skipped).
-local function grantTokens(xk, gh)
+-- The live tokens of a grant, as {key, v, h}; its reuse markers too when withMarkers.
+local function grantTokens(xk, gh, withMarkers)
   local pref = 't' .. gh
   local out = {}
   for _, m in ipairs(redis.call('ZRANGE', xk, 0, -1)) do
     if string.sub(m, 1, GL + 1) == pref then
       local key = tokenKey(m)
       local v = redis.call('GET', key)
-      if v and string.sub(v, 1, 1) == 'T' then out[#out + 1] = {key = key, v = v, h = (head(v))} end
+      if v and (withMarkers or string.sub(v, 1, 1) == 'T') then out[#out + 1] = {key = key, v = v, h = (head(v))} end
     end
   end
   return out
 end
 
--- Revokes the tokens that descend from roots or belong to fams (lineage.ts, iteratively).
-local function revokeDescendants(xk, gh, roots, fams)
+-- Revokes the tokens that descend from roots or belong to fams (lineage.ts, iteratively). With
+-- markerFamilies, a root that is a rotated-out refresh token (only its marker is left) also
+-- reaches its rotation family, as a live member would.
+local function revokeDescendants(xk, gh, roots, fams, markerFamilies)
   local byId, children, byFam = {}, {}, {}
-  for _, t in ipairs(grantTokens(xk, gh)) do
+  local isRoot = {}
+  for _, r in ipairs(roots) do isRoot[r] = true end
+  for _, t in ipairs(grantTokens(xk, gh, markerFamilies)) do
     local h = t.h
-    t.id = h[4]; t.rev = h[1] == 'T1'; t.cls = h[5]; t.fam = family(h[7], h[4])
-    byId[t.id] = t
-    if h[6] ~= '' then
-      local l = children[h[6]]
-      if not l then l = {}; children[h[6]] = l end
-      l[#l + 1] = t
-    end
-    if t.fam then
-      local l = byFam[t.fam]
-      if not l then l = {}; byFam[t.fam] = l end
-      l[#l + 1] = t
+    if h[1] == 'M' then
+      local f = family(h[6], h[4])
+      if isRoot[h[4]] and h[5] == 'r' and f then fams[#fams + 1] = f end
+    else
+      t.id = h[4]; t.rev = h[1] == 'T1'; t.cls = h[5]; t.fam = family(h[7], h[4])
+      byId[t.id] = t
+      if h[6] ~= '' then
+        local l = children[h[6]]
+        if not l then l = {}; children[h[6]] = l end
+        l[#l + 1] = t
+      end
+      if t.fam then
+        local l = byFam[t.fam]
+        if not l then l = {}; byFam[t.fam] = l end
+        l[#l + 1] = t
+      end
     end
   end
   local queue, seen, seenFam, count = {}, {}, {}, 0
@@ -321,7 +330,7 @@ return 1
   revokeToken: `
 local gv = redis.call('HGET', KEYS[1], 'g' .. ARGV[3])
 if not gv or not isGrant(gv, ARGV[4], ARGV[5]) then return 0 end
-return revokeDescendants(B .. 'x:' .. ARGV[2], ARGV[3], {ARGV[6]}, {})
+return revokeDescendants(B .. 'x:' .. ARGV[2], ARGV[3], {ARGV[6]}, {}, true)
 `,
 
   // KEYS: user. ARGV: base, userHash, keepOffline (1|0), now, off. -> the user HASH as it was | nil

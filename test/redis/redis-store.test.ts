@@ -67,7 +67,7 @@ function nastyTree(): TreeDump {
         i % 2
           ? DEFAULT_USAGE_RULES
           : {
-              access_token: { expiresIn: 60, supportsMinting: [] },
+              access_token: { expiresIn: 60, supportsMinting: [], format: 'jwt' },
               [`custom ${s}`]: { maxUsage: 2, supportsMinting: ['access_token', `custom ${s}`] },
               refresh_token: DEFAULT_USAGE_RULES.refresh_token!,
             },
@@ -101,7 +101,7 @@ function nastyTree(): TreeDump {
         scope: ['other'],
         claims: { [s]: { deep: [s] } },
         resources: [s],
-        usageRules: { expiresIn: 1.5, maxUsage: 7, supportsMinting: [s, 'id_token'] },
+        usageRules: { expiresIn: 1.5, maxUsage: 7, supportsMinting: [s, 'id_token'], ...(i % 2 && { format: 'jwt' as const }) },
         used: 3,
         usedAt: T - 1.25,
         notBefore: T - 20,
