@@ -1,20 +1,21 @@
 /** Unambiguous byte encodings shared by session ids and subject identifiers. */
 
-const textEncoder = new TextEncoder();
-
-/** Length-prefixed concatenation (4-byte big-endian length + UTF-8): injective for any parts. */
+/**
+ * Length-prefixed concatenation (4-byte big-endian length + UTF-8): injective for any parts.
+ * Written straight into one buffer (no intermediate encodings): it runs on every seal and HMAC.
+ */
 export function encodeParts(parts: readonly string[]): Buffer {
-  const encoded = parts.map((p) => textEncoder.encode(p));
-  const out = Buffer.allocUnsafe(1 + encoded.reduce((n, e) => n + 4 + e.length, 0));
+  let size = 1;
+  for (const p of parts) size += 4 + Buffer.byteLength(p, 'utf8');
+  const out = Buffer.allocUnsafe(size);
   out[0] = parts.length;
   let off = 1;
-  for (const e of encoded) {
-    out.writeUInt32BE(e.length, off);
-    off += 4;
-    out.set(e, off);
-    off += e.length;
+  for (const p of parts) {
+    const len = out.write(p, off + 4, 'utf8');
+    out.writeUInt32BE(len, off);
+    off += 4 + len;
   }
-  return out;
+  return off === size ? out : out.subarray(0, off);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -40,6 +40,8 @@ export interface SessionPath {
 
 export class SessionIdCodec {
   readonly #current: SessionIdKey;
+  /** version | key id length | key id of the sealing key: the head of every id it seals, and its AAD. */
+  readonly #sealHeader: Buffer;
   readonly #byKid = new Map<string, SessionIdKey>();
   // The ring never changes after construction, so an id always opens to the same path.
   readonly #opened = new Memo<SessionPath>(OPENED_CAPACITY, OPENED_MAX_ID_LENGTH);
@@ -56,19 +58,29 @@ export class SessionIdCodec {
       this.#byKid.set(k.kid, { kid: k.kid, key: Uint8Array.from(k.key) });
     }
     this.#current = this.#byKid.get(keys[0]!.kid)!;
+    const kid = Buffer.from(this.#current.kid);
+    this.#sealHeader = Buffer.concat([Buffer.from([VERSION, kid.length]), kid]);
   }
 
   seal(path: SessionPath): string {
     const parts = [path.userId];
     if (path.clientId !== undefined) parts.push(path.clientId);
     if (path.grantId !== undefined) parts.push(path.grantId);
-    const kid = Buffer.from(this.#current.kid);
-    const header = Buffer.concat([Buffer.from([VERSION, kid.length]), kid]);
+    const header = this.#sealHeader;
     const nonce = randomBytesPooled(NONCE);
     const cipher = createCipheriv('aes-256-gcm', this.#current.key, nonce);
     cipher.setAAD(header);
-    const body = Buffer.concat([cipher.update(encodeParts(parts)), cipher.final()]);
-    const id = Buffer.concat([header, nonce, body, cipher.getAuthTag()]).toString('base64url');
+    const plain = encodeParts(parts);
+    const body = cipher.update(plain);
+    const tail = cipher.final(); // empty for GCM, a stream mode; kept for the general case
+    // One output buffer instead of concatenations: this runs once per new grant.
+    const out = Buffer.allocUnsafe(header.length + NONCE + body.length + tail.length + TAG);
+    let off = header.copy(out, 0);
+    off += nonce.copy(out, off);
+    off += body.copy(out, off);
+    off += tail.copy(out, off);
+    cipher.getAuthTag().copy(out, off);
+    const id = out.toString('base64url');
     // Empty parts never reach here (the manager checks ids), but they must never open either.
     if (!parts.some((p) => p.length === 0)) this.#opened.set(id, pathOf(parts));
     return id;
@@ -108,5 +120,9 @@ export class SessionIdCodec {
 /** The path of 1 to 3 decoded parts, frozen: remembered paths are shared between callers. */
 function pathOf(parts: readonly string[]): SessionPath {
   const [userId, clientId, grantId] = parts as [string, string?, string?];
-  return Object.freeze({ userId, ...(clientId !== undefined && { clientId }), ...(grantId !== undefined && { grantId }) });
+  // Assignments, not conditional spreads (V8's slow path for mixed shapes).
+  const path: { userId: string; clientId?: string; grantId?: string } = { userId };
+  if (clientId !== undefined) path.clientId = clientId;
+  if (grantId !== undefined) path.grantId = grantId;
+  return Object.freeze(path);
 }

@@ -446,7 +446,7 @@ function liveTokens(g: GrantEntry): TokenRecord[] {
 }
 
 function markerOf(t: TokenRecord, now: number): ReuseMarker {
-  return {
+  const marker: { -readonly [K in keyof ReuseMarker]: ReuseMarker[K] } = {
     hash: t.hash,
     tokenId: t.id,
     grantId: t.grantId,
@@ -455,8 +455,10 @@ function markerOf(t: TokenRecord, now: number): ReuseMarker {
     class: t.class,
     usedAt: now,
     expiresAt: t.expiresAt,
-    ...(t.familyId !== undefined && { familyId: t.familyId }),
   };
+  // An assignment, not a conditional spread: V8's slow path when the shapes vary.
+  if (t.familyId !== undefined) marker.familyId = t.familyId;
+  return marker;
 }
 
 function freeze<T extends object>(o: T): T {
