@@ -55,13 +55,46 @@ export function decodeClass(code: string): string {
 }
 
 const num = (s: string | undefined): number => Number(s);
+
+/**
+ * Fields this codec doesn't know (a record type that grew after this file was written) travel
+ * as-is in an `x` object, so an unknown field is never dropped silently.
+ */
+function extras(o: object, known: ReadonlySet<string>): Json | undefined {
+  let x: Json | undefined;
+  for (const k of Object.keys(o)) {
+    const v = (o as Json)[k];
+    if (known.has(k) || v === undefined) continue;
+    x ??= {};
+    Object.defineProperty(x, k, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return x;
+}
+
+const RULE_FIELDS = new Set(['expiresIn', 'maxUsage', 'supportsMinting', 'format']);
+const GRANT_FIELDS = new Set([
+  'id', 'userId', 'clientId', 'scope', 'claims', 'resources', 'authRequest', 'authnEvent', 'sub', 'subType',
+  'usageRules', 'issuedAt', 'notBefore', 'expiresAt', 'revoked', 'browserSessionId',
+]);
+const AUTHN_FIELDS = new Set(['userId', 'authnInfo', 'amr', 'authnTime', 'validUntil']);
+const TOKEN_FIELDS = new Set([
+  'id', 'grantId', 'userId', 'clientId', 'class', 'hash', 'basedOn', 'scope', 'claims', 'resources', 'usageRules',
+  'used', 'issuedAt', 'notBefore', 'expiresAt', 'revoked', 'epoch', 'offline', 'browserSessionId', 'usedAt',
+  'chainStartedAt', 'familyId', 'codeBinding',
+]);
+const BINDING_FIELDS = new Set(['redirectUri', 'codeChallenge', 'codeChallengeMethod', 'nonce']);
 const scopeString = (scope: readonly string[]): string => scope.join(' ');
 const scopeList = (s: string): string[] => (s === '' ? [] : s.split(' '));
 
+const withExtras = (key: string, x: Json | undefined): Json => (x === undefined ? {} : { [key]: x });
+
 // ------------------------------------------------------------------ usage rules
 
+/** True when `a` and `b` are equal field for field (and neither has a field this codec doesn't know). */
 function sameRules(a: UsageRules, b: UsageRules): boolean {
   return (
+    extras(a, RULE_FIELDS) === undefined &&
+    extras(b, RULE_FIELDS) === undefined &&
     a.expiresIn === b.expiresIn &&
     a.maxUsage === b.maxUsage &&
     a.format === b.format &&
@@ -79,18 +112,21 @@ const BUILTIN = new Set<string>(BUILTIN_CLASSES);
 function encodeRules(r: UsageRules): unknown[] {
   const minting = r.supportsMinting.every((c) => BUILTIN.has(c)) ? r.supportsMinting.map((c) => CLASS_CODES[c]).join('') : [...r.supportsMinting];
   const out: unknown[] = [r.expiresIn ?? null, r.maxUsage ?? null, minting];
-  if (r.format !== undefined) out.push(r.format);
+  const x = extras(r, RULE_FIELDS);
+  if (r.format !== undefined || x) out.push(r.format ?? null);
+  if (x) out.push(x);
   return out;
 }
 
 function decodeRules(a: unknown): UsageRules {
-  const [e, m, minting, format] = a as [number | null, number | null, string | string[], UsageRules['format'] | undefined];
+  const [e, m, minting, format, x] = a as [number | null, number | null, string | string[], UsageRules['format'] | null | undefined, Json | undefined];
   const list = typeof minting === 'string' ? [...minting].map((c) => CODE_CLASSES[c]!) : minting;
   return Object.freeze({
     ...(e !== null && { expiresIn: e }),
     ...(m !== null && { maxUsage: m }),
     supportsMinting: Object.freeze(list),
-    ...(format !== undefined && { format }),
+    ...(format !== undefined && format !== null && { format }),
+    ...x,
   });
 }
 
@@ -197,6 +233,8 @@ export function encodeGrant(g: GrantRecord): { head: string; body: string } {
     i: g.issuedAt,
     ...(g.notBefore !== g.issuedAt && { n: g.notBefore }),
     ...(g.browserSessionId !== undefined && { b: g.browserSessionId }),
+    ...withExtras('x', extras(g, GRANT_FIELDS)),
+    ...withExtras('ex', extras(e, AUTHN_FIELDS)),
   };
   return { head: `${g.revoked ? 1 : 0}\t${esc(g.clientId)}\t${esc(g.id)}\t${g.expiresAt}\t${scope}`, body: `\n${JSON.stringify(body)}` };
 }
@@ -234,6 +272,7 @@ export function decodeGrant(v: string, userId: string): GrantRecord {
     ...(b.em !== undefined && { amr: Object.freeze(b.em as string[]) }),
     authnTime,
     validUntil,
+    ...(b.ex as Json | undefined),
   });
   const subType: SubjectType = b.st === 'w' ? 'pairwise' : b.st === 'e' ? 'ephemeral' : 'public';
   const issuedAt = b.i as number;
@@ -254,6 +293,7 @@ export function decodeGrant(v: string, userId: string): GrantRecord {
     expiresAt: num(expiresAt),
     revoked: revoked === '1',
     ...(b.b !== undefined && { browserSessionId: b.b as string }),
+    ...(b.x as Json | undefined),
   });
 }
 
@@ -288,8 +328,10 @@ export function encodeToken(t: TokenRecord, uh: string, gh: string): EncodedToke
         ...(cb.codeChallenge !== undefined && { c: cb.codeChallenge }),
         ...(cb.codeChallengeMethod !== undefined && { m: cb.codeChallengeMethod === 'plain' ? 'p' : 'S' }),
         ...(cb.nonce !== undefined && { n: cb.nonce }),
+        ...withExtras('x', extras(cb, BINDING_FIELDS)),
       },
     }),
+    ...withExtras('x', extras(t, TOKEN_FIELDS)),
   };
   const fam = t.familyId === undefined ? '' : t.familyId === t.id ? SAME_FAMILY : esc(t.familyId);
   const pre =
@@ -320,6 +362,7 @@ export function decodeToken(v: string, hash: string, grant: GrantRecord): TokenR
     ...(d.c !== undefined && { codeChallenge: d.c as string }),
     ...(d.m !== undefined && { codeChallengeMethod: d.m === 'p' ? ('plain' as const) : ('S256' as const) }),
     ...(d.n !== undefined && { nonce: d.n as string }),
+    ...(d.x as Json | undefined),
   };
   return Object.freeze({
     id,
@@ -345,6 +388,7 @@ export function decodeToken(v: string, hash: string, grant: GrantRecord): TokenR
     ...(b.k !== undefined && { chainStartedAt: b.k as number }),
     ...(fam !== '' && { familyId: fam === SAME_FAMILY ? id : unesc(fam) }),
     ...(codeBinding && { codeBinding: Object.freeze(codeBinding) }),
+    ...(b.x as Json | undefined),
   });
 }
 

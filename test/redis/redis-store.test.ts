@@ -281,6 +281,23 @@ describe('RedisStore encoding (property tests)', () => {
   });
 });
 
+describe('RedisStore encoding: fields it does not know yet', () => {
+  it('a field added to a record type later travels as-is instead of being dropped', () => {
+    const tree = nastyTree();
+    const grant = { ...tree.grants[0]!, futureGrantField: { a: [1, 'x'] }, authnEvent: { ...tree.grants[0]!.authnEvent, futureAuthn: 2 } } as GrantRecord;
+    const g = encodeGrant(grant);
+    assert.deepEqual(decodeGrant(`${g.head}\t1${g.body}`, grant.userId), grant);
+    const token = {
+      ...tree.tokens[0]!,
+      futureTokenField: 'v',
+      usageRules: { ...tree.tokens[0]!.usageRules, futureRule: true },
+      codeBinding: { ...tree.tokens[0]!.codeBinding, futureBinding: 1 },
+    } as TokenRecord;
+    const e = encodeToken(token, 'U', 'G');
+    assert.deepEqual(decodeToken(e.pre + e.scope + e.post, token.hash, grant), token);
+  });
+});
+
 describe('RedisStore on a 3-master cluster: one user, one slot', function () {
   this.timeout(60_000);
   let fx: ClusterFixture;
