@@ -14,25 +14,40 @@ const POOL_SIZE = RANDOM_BYTES * 128;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let poolOffset = POOL_SIZE;
 
-/** `n` bytes from the CSPRNG (n ≤ 4096). Each byte is handed out once. */
-export function randomBytesPooled(n: number): Buffer {
+/** Reserves `n` fresh bytes of the pool (refilled from the CSPRNG when short); returns their offset. */
+function take(n: number): number {
   if (poolOffset + n > POOL_SIZE) {
     randomFillSync(pool);
     poolOffset = 0;
   }
-  const out = Buffer.from(pool.subarray(poolOffset, poolOffset + n));
-  pool.fill(0, poolOffset, poolOffset + n);
+  const off = poolOffset;
   poolOffset += n;
+  return off;
+}
+
+/** `n` bytes from the CSPRNG (n ≤ 4096). Each byte is handed out once. */
+export function randomBytesPooled(n: number): Buffer {
+  const off = take(n);
+  const out = Buffer.from(pool.subarray(off, off + n));
+  pool.fill(0, off, off + n);
+  return out;
+}
+
+/** `n` bytes from the CSPRNG as base64url, read straight from the pool (no Buffer per call). */
+function randomBase64urlPooled(n: number): string {
+  const off = take(n);
+  const out = pool.toString('base64url', off, off + n);
+  pool.fill(0, off, off + n);
   return out;
 }
 
 /** A random 128-bit id (grants, tokens, browser sessions). */
 export function randomId(): string {
-  return randomBytesPooled(16).toString('base64url');
+  return randomBase64urlPooled(16);
 }
 
 export function newTokenValue(route: string): string {
-  return route + randomBytesPooled(RANDOM_BYTES).toString('base64url');
+  return route + randomBase64urlPooled(RANDOM_BYTES);
 }
 
 /** The route a token value claims; validated later by the record it resolves to. */
