@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createClient, RESP_TYPES } from 'redis';
-import { InvalidInput } from '../../src/errors.js';
+import { InvalidInput, UnknownSession } from '../../src/errors.js';
 import { hashTokenValue } from '../../src/crypto/token-value.js';
 import { decodeGrant, decodeMarker, decodeToken, decodeUser, encodeGrant, encodeMarker, encodeToken, encodeUser } from '../../src/redis/codec.js';
 import { esc, unesc, userHash } from '../../src/redis/keys.js';
@@ -231,19 +231,30 @@ describe('RedisStore (single server)', function () {
     assert.equal(new RedisStore({ client: fx.client }).prefix, 'oidc:');
   });
 
-  it("works whatever reply types the application's client maps (Buffers here)", async () => {
-    const client = createClient({ url: fx.server.url, commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } });
-    client.on('error', () => {});
-    await client.connect();
-    try {
-      const m = makeManager(new RedisStore({ client, prefix: uniquePrefix() }), new TestClock());
-      const f = await codeFlow(m, 'alice', 'app');
-      assert.equal((await m.validateToken(f.access)).userId, 'alice');
-      assert.equal((await m.listUserSessions('alice')).clients.length, 1);
-    } finally {
-      await client.close();
-    }
-  });
+  for (const [name, options] of [
+    ['a client that maps replies to Buffers', { commandOptions: { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } }],
+    ['a RESP3 client', { RESP: 3 as const }],
+  ] as const) {
+    it(`works with ${name}`, async () => {
+      const client = createClient({ url: fx.server.url, ...options });
+      client.on('error', () => {});
+      await client.connect();
+      try {
+        const store = new RedisStore({ client, prefix: uniquePrefix() });
+        const m = makeManager(store, new TestClock());
+        const f = await codeFlow(m, 'alice', 'app');
+        assert.equal((await m.validateToken(f.access)).userId, 'alice');
+        assert.equal((await m.listUserSessions('alice')).clients.length, 1);
+        assert.equal((await m.refresh(f.refresh!, { clientId: 'app' })).session.userId, 'alice');
+        assert.equal(await m.introspect('AbCnothing').then((r) => r.active), false);
+        assert.deepEqual((await store.dump()).users.map((u) => u.userId), ['alice']);
+        await m.removeSession(f.sessionId);
+        await assert.rejects(m.getSessionInfo(f.sessionId), UnknownSession);
+      } finally {
+        await client.close();
+      }
+    });
+  }
 });
 
 describe('RedisStore encoding (property tests)', () => {
