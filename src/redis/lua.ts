@@ -113,7 +113,11 @@ local function settle(uk, xk, now, off, limit)
     if not last or e > last then last = e end
   end
   if last then redis.call('PEXPIREAT', uk, math.max(1, math.ceil(last + off)))
-  elseif redis.call('PTTL', uk) == -1 then redis.call('PEXPIRE', uk, ${EMPTY_USER_TTL_MS}) end
+  else
+    -- Nothing below the user any more: it lingers for a while, never longer.
+    local ttl = redis.call('PTTL', uk)
+    if ttl == -1 or ttl > ${EMPTY_USER_TTL_MS} then redis.call('PEXPIRE', uk, ${EMPTY_USER_TTL_MS}) end
+  end
 end
 
 -- The live tokens of a grant, as {key, v, h}; its reuse markers too when withMarkers.

@@ -99,6 +99,10 @@ describe('RedisStore: index growth and TTLs (field fault 18)', function () {
     await m.removeSession(f.sessionId);
     const bs = Object.values((await m.getUserInfo('bob')).user.browserSessions)[0]!;
     assert.equal(await fx.client.pExpireTime(userKey), Math.ceil(bs.expiresAt));
+    // With nothing left below it, the user node lingers a day at most.
+    await m.endBrowserSession('bob', bs.id);
+    const ttl = await fx.client.pTTL(userKey);
+    assert.ok(ttl > 0 && ttl <= 24 * 3600 * 1000, `TTL ${ttl}`);
   });
 
   it('10 000 logins to one client by different users: no per-client index; every user keeps 2 small keys', async () => {
