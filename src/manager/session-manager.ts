@@ -186,7 +186,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   readonly #now: () => number;
   readonly #jwt: JwtCodec | undefined;
   readonly #routes = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
-  readonly #subs = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
+  readonly #publicSubs = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
+  readonly #pairwiseSubs = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
 
   constructor(options: SessionManagerOptions = {}) {
     super();
@@ -429,7 +430,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const redirectUri = optionalId(o.redirectUri, 'redirectUri');
     const verifier = o.codeVerifier === undefined ? undefined : requireId(o.codeVerifier, 'codeVerifier', 256);
     const issue = issueOptions(o.issue);
-    const found = await this.#lookup(value);
+    const hash = hashTokenValue(value); // once: for the lookup and for the consume
+    const found = await this.#lookup(value, hash);
     const cls = found?.token?.class ?? found?.marker?.class;
     if (!found || cls !== 'authorization_code') throw new UnknownToken();
     if (found.grant.clientId !== clientId) throw new WrongClient();
@@ -456,7 +458,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const idToken = await this.#maybeIdToken(tctx, code_, issue, scope, now);
     if (idToken) mint.push(idToken);
     this.#checkMinting(code_, mint);
-    const result = await this.#store.consume(this.#route(code_.userId), hashTokenValue(value), {
+    const result = await this.#store.consume(this.#route(code_.userId), hash, {
       tokenId: code_.id,
       now,
       mint: mint.map((m) => m.token),
@@ -712,16 +714,24 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   // ---------------------------------------------------------------- internals
 
   #route(userId: string): string {
-    return this.#routes.get(userId, () => routeOf(this.#o.routeKey, userId));
+    let route = this.#routes.peek(userId);
+    if (route === undefined) this.#routes.set(userId, (route = routeOf(this.#o.routeKey, userId)));
+    return route;
   }
+
 
   /** `sub` of a new grant; ephemeral subjects are fresh each time, so never remembered. */
   #sub(subType: SubjectType, userId: string, sector: string | undefined): string {
-    const compute = () => computeSub(this.#o.subjectSalt, subType, userId, sector);
-    if (subType === 'ephemeral') return compute();
-    // JSON of the triple: an injective key, so no (sector, user) pair can take another's sub.
-    return this.#subs.get(JSON.stringify([subType, sector ?? null, userId]), compute);
+    if (subType === 'ephemeral') return computeSub(this.#o.subjectSalt, subType, userId, sector);
+    // Public subs are keyed by the user id alone; pairwise ones by JSON of (sector, user), an
+    // injective key, so no pair can take another's sub. Two memos: the keys can't collide.
+    const memo = subType === 'public' ? this.#publicSubs : this.#pairwiseSubs;
+    const key = subType === 'public' ? userId : JSON.stringify([sector ?? null, userId]);
+    let sub = memo.peek(key);
+    if (sub === undefined) memo.set(key, (sub = computeSub(this.#o.subjectSalt, subType, userId, sector)));
+    return sub;
   }
+
 
   #openSessionId(sessionId: string): SessionPath {
     return this.#ids.open(sessionId);
@@ -740,9 +750,10 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   }
 
   /** Resolves a value; a value whose route does not match its owner resolves to nothing. */
-  async #lookup(value: string): Promise<TokenLookup | undefined> {
+  /** `opaqueHash`: hashTokenValue(value) when the caller has it already. */
+  async #lookup(value: string, opaqueHash?: string): Promise<TokenLookup | undefined> {
     let reference = value;
-    let hash: string | undefined;
+    let hash = opaqueHash;
     if (this.#jwt && looksLikeJwt(value)) {
       const ref = await this.#jwt.reference(value);
       if (ref === undefined) return undefined;
