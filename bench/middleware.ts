@@ -94,6 +94,8 @@ async function serve(): Promise<void> {
       process.send!({ type: 'cpu', micros: u.user + u.system });
     }
   });
+  // Exit cleanly on SIGINT so that `--cpu-prof` can write its profile.
+  process.on('SIGINT', () => process.exit(0));
   process.send!({ type: 'ready', ports });
 }
 

@@ -87,16 +87,17 @@ export function oidcSessions(options: OidcSessionsOptions): RequestHandler {
     } catch (e) {
       return next(e);
     }
-    const helper = new RequestSessions(ctx, req);
-    req.oidcSessions = helper;
     const raw = session[key];
-    if (raw === undefined) return next(); // anonymous: no store read
+    if (raw === undefined) {
+      req.oidcSessions = new RequestSessions(ctx, req); // anonymous: no store read
+      return next();
+    }
     const state = parseState(raw);
     const now = clock();
-    if (state === undefined || state.authnEvent.validUntil <= now) return endStale(session, next);
+    if (state === undefined || state.authnEvent.validUntil <= now) return endStale(req, session, next);
     manager.isBrowserSessionLive(state.userId, state.browserSessionId).then(
       (live) => {
-        if (!live) return endStale(session, next);
+        if (!live) return endStale(req, session, next);
         req.oidcSessions = new RequestSessions(ctx, req, state);
         capCookieLifetime(session.cookie, state.authnEvent.validUntil, now);
         installMergingSave(session, key, ctx.locks);
@@ -105,9 +106,10 @@ export function oidcSessions(options: OidcSessionsOptions): RequestHandler {
       (err: unknown) => next(err instanceof Error ? err : new StoreUnavailable()),
     );
   };
-}
 
-/** A login the tree no longer backs: the browser becomes anonymous and its old record is destroyed. */
-function endStale(session: Session, next: NextFunction): void {
-  regenerate(session).then(() => next(), next);
+  /** A login the tree no longer backs: the browser becomes anonymous and its old record is destroyed. */
+  function endStale(req: Request, session: Session, next: NextFunction): void {
+    req.oidcSessions = new RequestSessions(ctx, req);
+    regenerate(session).then(() => next(), next);
+  }
 }

@@ -52,10 +52,15 @@ export function parseState(raw: unknown): OidcState | undefined {
   // Normalise in place so the object stays the one express-session saves (identity matters to
   // the merging save); drop unknown fields so nothing foreign is carried forward.
   const state = raw as unknown as OidcState;
-  for (const k of Object.keys(raw)) if (!STATE_KEYS.has(k)) delete raw[k];
-  state.authnEvent = authnEventOf(e as unknown as AuthnEvent);
+  for (const k in raw) if (!STATE_KEYS.has(k)) delete raw[k];
+  for (const k in e) if (!EVENT_KEYS.has(k)) delete e[k];
+  // Frozen in place (still plain JSON for the store): callers get it as `authnEvent`.
+  if (e.amr !== undefined) Object.freeze(e.amr);
+  Object.freeze(e);
   return state;
 }
+
+const EVENT_KEYS = new Set(['userId', 'authnInfo', 'amr', 'authnTime', 'validUntil']);
 
 const STATE_KEYS = new Set(['v', 'userId', 'browserSessionId', 'authnEvent', 'clients']);
 
