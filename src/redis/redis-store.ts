@@ -391,7 +391,10 @@ export class RedisStore implements SessionStore {
           users.push(tree.user);
           clients.push(...tree.clients.values());
           const byHash = new Map<string, GrantRecord>();
-          for (const [gh, ctx] of tree.grantsByHash) {
+          // Oldest first: `load` numbers grants in the order it meets them, and that number orders
+          // grants of the same millisecond (B-29), so the newest stays the newest across a reload.
+          const ordered = [...tree.grantsByHash].sort(([, a], [, b]) => tree.seq.get(a)! - tree.seq.get(b)!);
+          for (const [gh, ctx] of ordered) {
             grants.push(ctx.grant);
             byHash.set(gh, ctx.grant);
           }
