@@ -21,6 +21,13 @@ export interface PeerServerOptions {
   redisUrl?: string;
   /** Extra node flags for the child (e.g. --cpu-prof); `--import tsx` is always added. */
   execArgv?: string[];
+  /**
+   * Another child entry speaking the same IPC protocol (bench/run.ts forks our own provider
+   * through this, so both systems' children are started and driven by the same code).
+   */
+  entry?: string;
+  /** Prefix of the child's stderr lines (default `peer server`). */
+  label?: string;
 }
 
 export interface PeerServerStats {
@@ -45,7 +52,8 @@ const SERVER_ENTRY = fileURLToPath(new URL('./http-server.ts', import.meta.url))
 
 export async function startPeerServer(opts: PeerServerOptions): Promise<PeerServer> {
   const argv = ['--adapter', opts.adapter, ...(opts.redisUrl ? ['--redis-url', opts.redisUrl] : [])];
-  const child = fork(SERVER_ENTRY, argv, {
+  const label = opts.label ?? 'peer server';
+  const child = fork(opts.entry ?? SERVER_ENTRY, argv, {
     execArgv: ['--import', import.meta.resolve('tsx'), ...(opts.execArgv ?? [])],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
@@ -55,7 +63,7 @@ export async function startPeerServer(opts: PeerServerOptions): Promise<PeerServ
     stderr += text;
     // pass real problems through; oidc-provider's Node 22 runtime notice is expected here
     for (const line of text.split('\n')) {
-      if (line.trim() && !line.includes('Unsupported runtime')) process.stderr.write(`[peer server] ${line}\n`);
+      if (line.trim() && !line.includes('Unsupported runtime')) process.stderr.write(`[${label}] ${line}\n`);
     }
   });
 
@@ -63,7 +71,7 @@ export async function startPeerServer(opts: PeerServerOptions): Promise<PeerServ
   let seq = 0;
   const ready = new Promise<{ port: number; issuer: string; pid: number }>((resolve, reject) => {
     child.once('exit', (code, signal) => {
-      const err = new Error(`peer server exited (${code ?? signal})\n${stderr}`);
+      const err = new Error(`${label} exited (${code ?? signal})\n${stderr}`);
       reject(err);
       for (const p of pending.values()) p.reject(err);
       pending.clear();
@@ -184,7 +192,12 @@ export interface PeerHttpDriver {
   run(phase: Phase, opts: RunOptions): Promise<PhaseResult>;
 }
 
-export function createPeerHttpDriver(server: PeerServer): PeerHttpDriver {
+export interface DriverOptions {
+  /** Path of the userinfo endpoint (default the peer's `/me`). */
+  userinfoPath?: string;
+}
+
+export function createPeerHttpDriver(server: PeerServer, driverOpts: DriverOptions = {}): PeerHttpDriver {
   const codes: string[] = [];
   const accessTokens: string[] = [];
   const refreshTokens: string[] = [];
@@ -245,7 +258,7 @@ export function createPeerHttpDriver(server: PeerServer): PeerHttpDriver {
       },
     },
     userinfo: {
-      base: { method: 'GET', path: '/me' },
+      base: { method: 'GET', path: driverOpts.userinfoPath ?? '/me' },
       setup: (req, conn) => ({ ...req, headers: { authorization: `Bearer ${nextAccessToken(conn)}` } }),
       check(status, body) {
         const json = status === 200 ? parse(body) : undefined;

@@ -36,6 +36,11 @@ export interface ModelOpts {
   concurrency?: number;
   /** Untimed warm-up iterations (default ceil(n / 10)). */
   warmup?: number;
+  /**
+   * Runs between the untimed setup and the timed loop (bench/run.ts passes a full GC here, as
+   * it does for our side, so neither system's loop pays for the garbage of its setup).
+   */
+  settle?: () => Promise<void>;
 }
 
 export interface ModelResult {
@@ -80,6 +85,7 @@ async function measure<T>(
   await peer.storage.reset();
   if (warmup > 0) await loop(await setup(ctx, warmup));
   const inputs = await setup(ctx, n);
+  await opts.settle?.();
 
   const redis = peer.storage.kind === 'redis' ? peer.storage.redis.stats : undefined;
   const rt0 = redis?.roundTrips ?? 0;
