@@ -2,8 +2,11 @@
  * Core benchmark (issue 2 "Speed"): the SessionManager on a store, called directly, no HTTP.
  *
  *   npm run bench:core              full run (3 rounds per op, medians; about 3–4 minutes)
- *   npm run bench:core -- --quick   short run (< 30 s): fewer iterations, one round, no 1M-grant point
+ *   npm run bench:core -- --quick   short run (< 30 s on an idle machine): fewer iterations, one round,
+ *                                   validation scaling at 1k and 20k grants only
  *   options: --n N (base iterations), --rounds R, --json PATH (write the result as JSON),
+ *            --no-redis / --redis (the full run adds Redis columns when a redis-server binary is
+ *            on PATH — a private server on a free loopback port; --quick only with --redis),
  *            --only id,id (some ops only, e.g. `--only full_flow` when profiling; also
  *            `validate_scaling`, `memory`), --profile DIR (a .cpuprofile of each timed loop
  *            only; summarize with `npx tsx bench/lib/cpuprofile-summary.ts FILE`)
@@ -23,16 +26,20 @@
  * Other modules (the side-by-side runner, bench/run.ts) call {@link runCoreBench}; a store is a
  * {@link StoreBackend}, so a Redis column is one more backend (see {@link memoryBackend}).
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { generateKeyPair } from 'jose';
+import { createClient } from 'redis';
 import { InactiveToken } from '../src/errors.js';
 import { SessionManager } from '../src/manager/session-manager.js';
 import type { JwtOptions, SessionSecrets } from '../src/manager/options.js';
 import type { TokenSet } from '../src/manager/results.js';
+import { RedisStore } from '../src/redis/redis-store.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import type { SessionStore } from '../src/store/store.js';
+import { startRedis } from '../test/helpers/redis-server.js';
 import { flagValue, hasFlag, intFlag } from './lib/args.js';
 import { settledHeap } from './lib/gc.js';
 import { runtimeInfo, writeJson } from './lib/json.js';
@@ -60,9 +67,17 @@ export interface StoreBackend {
   readonly name: string;
   /** Ops in flight per column (memory: [1]; Redis: [1, 32]). */
   readonly concurrency: readonly number[];
+  /** Iterations relative to the run's n (default 1; Redis 1/4, as the peer runs 5000 against 20,000). */
+  readonly nScale?: number;
+  /** Ops in flight while building inputs, untimed (default 1). */
+  readonly setupConcurrency?: number;
+  /** Largest live-grant count for the validation scaling rows (default: no limit). */
+  readonly maxScalingSize?: number;
   fresh(): Promise<SessionStore>;
-  /** Heap (memory) or server bytes (Redis) in use now, after a full collection; for memory per 10k. */
-  usedBytes?(): Promise<number>;
+  /** What memory per 10k measures (default 'Node heapUsed after full GC'). */
+  readonly memoryMetric?: string;
+  /** Bytes in use now (memory: heap after full GC; Redis: used_memory), for memory per 10k. */
+  usedBytes(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -71,25 +86,61 @@ export function memoryBackend(): StoreBackend {
   return {
     name: 'memory',
     concurrency: [1],
+    nScale: 1,
+    setupConcurrency: 1,
+    maxScalingSize: Infinity,
     fresh: async () => new MemoryStore(),
+    memoryMetric: 'Node heapUsed after full GC',
     usedBytes: async () => (await settledHeap()).heapUsed,
     close: async () => {},
   };
 }
 
-// A Redis column is one more function here, returning a StoreBackend:
-//   export async function redisBackend(): Promise<StoreBackend> {
-//     const server = await startRedis();                      // test/helpers/redis-server.ts
-//     const store = new RedisStore({ url: server.url, ... }); // src/redis
-//     return { name: 'redis', concurrency: [1, 32],
-//              fresh: async () => { await <FLUSHDB>; return store; },
-//              usedBytes: async () => <INFO memory used_memory>,
-//              close: async () => { await store.close(); await server.stop(); } };
-//   }
-// and `--redis` pushing it onto `backends` in main(). src/redis is still empty at this commit.
+/**
+ * RedisStore on a private redis-server (test/helpers/redis-server.ts: loopback, free port, no
+ * persistence, killed at close), emptied with FLUSHDB before each measurement. Never uses
+ * REDIS_URL: FLUSHDB must not touch a server someone else uses.
+ */
+export async function redisBackend(): Promise<StoreBackend> {
+  // Non-empty extra arguments make startRedis launch its own server even when REDIS_URL is set.
+  const server = await startRedis(['--maxmemory-policy', 'noeviction']);
+  const client = createClient({ url: server.url, disableOfflineQueue: true, socket: { connectTimeout: 2000 } });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  const store = new RedisStore({ client, commandTimeout: 10_000 });
+  return {
+    name: 'redis',
+    concurrency: [1, 32],
+    nScale: 0.25,
+    setupConcurrency: 64,
+    maxScalingSize: 100_000,
+    fresh: async () => {
+      await client.flushDb();
+      return store;
+    },
+    memoryMetric: 'Redis used_memory',
+    usedBytes: async () => Number(/^used_memory:(\d+)/m.exec(await client.info('memory'))?.[1] ?? NaN),
+    close: async () => {
+      await client.quit().catch(() => {});
+      await server.stop();
+    },
+  };
+}
+
+/** True when a redis-server binary is on PATH. */
+export function redisServerAvailable(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
 
 interface Env {
   readonly manager: SessionManager;
+  /** Ops in flight while building inputs (untimed). */
+  readonly setupConcurrency: number;
 }
 
 /** Everything a manager needs that is the same for the whole run (secrets, the ES256 key). */
@@ -106,8 +157,8 @@ async function runFixtures(): Promise<RunFixtures> {
   };
 }
 
-function newEnv(store: SessionStore, fx: RunFixtures, idTokens: boolean): Env {
-  return { manager: new SessionManager({ store, secrets: fx.secrets, ...(idTokens && { jwt: fx.jwt }) }) };
+function newEnv(store: SessionStore, fx: RunFixtures, idTokens: boolean, setupConcurrency = 1): Env {
+  return { manager: new SessionManager({ store, secrets: fx.secrets, ...(idTokens && { jwt: fx.jwt }) }), setupConcurrency };
 }
 
 function createSession(m: SessionManager, userId: string, scope = SCOPE): Promise<string> {
@@ -128,11 +179,10 @@ async function fullFlow(m: SessionManager, userId: string, idToken = false): Pro
 }
 
 /** A grant holding `k` access tokens minted from it; returns its session id and one token value. */
-async function grantWithTokens(m: SessionManager, userId: string, k: number): Promise<{ sid: string; sample: string }> {
+async function grantWithTokens(m: SessionManager, userId: string, k: number, concurrency = 1): Promise<{ sid: string; sample: string }> {
   const sid = await createSession(m, userId);
-  let sample = '';
-  for (let j = 0; j < k; j++) sample = (await m.mintToken(sid, 'access_token')).value;
-  return { sid, sample };
+  const values = await parallel(k, async () => (await m.mintToken(sid, 'access_token')).value, concurrency);
+  return { sid, sample: values[k - 1]! };
 }
 
 // ---------------------------------------------------------------- ops
@@ -167,7 +217,7 @@ function revokeOp(k: number, scale: number): OpSpec<{ sid: string; sample: strin
     id: `revoke_grant_${k}`,
     label: `revokeGrant (${k} tokens in the grant)`,
     scale,
-    setup: ({ manager }, n) => parallel(n, (i) => grantWithTokens(manager, userOf(i), k), 1),
+    setup: ({ manager, setupConcurrency }, n) => parallel(n, (i) => grantWithTokens(manager, userOf(i), k), setupConcurrency),
     run: ({ manager }, input) => manager.revokeGrant(input.sid),
     async verify({ manager }, inputs) {
       for (const input of inputs) await expectInactive(manager, input.sample, 'grant_revoked');
@@ -187,9 +237,11 @@ function mintOp(k: number): OpSpec<string> {
   return {
     id: `mint_token_${k}`,
     label: `mintToken (${fmt(k)} tokens in the grant)`,
-    async setup({ manager }, n) {
+    async setup({ manager, setupConcurrency }, n) {
       const grants = Math.ceil(n / perGrant);
-      const sids = await parallel(grants, async (i) => (await grantWithTokens(manager, userOf(i), k)).sid, 1);
+      // Tokens of one grant in parallel when the backend sets up in parallel (Redis): few grants here.
+      const inner = grants < setupConcurrency ? setupConcurrency : 1;
+      const sids = await parallel(grants, async (i) => (await grantWithTokens(manager, userOf(i), k, inner)).sid, setupConcurrency);
       const paths = sids.map((sid) => manager.openSessionId(sid));
       return Array.from({ length: n }, (_, i) => manager.sessionIdOf(paths[i % grants]!));
     },
@@ -224,7 +276,7 @@ function coreOps(): OpSpec<any>[] {
   const validateOp: OpSpec<string> = {
     id: 'validate_token',
     label: 'validateToken (access token)',
-    setup: ({ manager }, n) => parallel(n, async (i) => (await fullFlow(manager, userOf(i))).accessToken.value, 1),
+    setup: ({ manager, setupConcurrency }, n) => parallel(n, async (i) => (await fullFlow(manager, userOf(i))).accessToken.value, setupConcurrency),
     run: async ({ manager }, value) => {
       const v = await manager.validateToken(value, { tokenClass: 'access_token' });
       if (v.token.class !== 'access_token') throw new Error('validateToken: wrong class');
@@ -271,6 +323,8 @@ export interface TargetCheck {
 
 export interface MemoryResult {
   readonly backend: string;
+  /** What was measured: Node heapUsed after full GC, or Redis used_memory. */
+  readonly metric: string;
   readonly sets: number;
   readonly mb_per_10k: number;
   readonly bytes_per_set: number;
@@ -294,7 +348,7 @@ export interface CoreBenchResult {
 }
 
 export interface CoreBenchOptions {
-  /** Short run: n = 2000, one round, validation scaling at 1k and 100k grants only. */
+  /** Short run (< 30 s on an idle machine): n = 2000, one round, validation scaling at 1k and 20k grants. */
   readonly quick?: boolean;
   /** Base iterations per op (default 20,000; quick 2000). */
   readonly n?: number;
@@ -357,8 +411,8 @@ async function measureOp<I>(
   concurrency: number,
   profileDir?: string,
 ): Promise<LoopResult> {
-  const n = Math.max(10, Math.round(baseN * (op.scale ?? 1)));
-  const env = newEnv(await backend.fresh(), fx, op.idTokens ?? false);
+  const n = Math.max(10, Math.round(baseN * (backend.nScale ?? 1) * (op.scale ?? 1)));
+  const env = newEnv(await backend.fresh(), fx, op.idTokens ?? false, backend.setupConcurrency ?? 1);
   const warm = await op.setup(env, Math.ceil(n / 10));
   await timeLoop(warm, (input) => op.run(env, input), concurrency);
   const inputs = await op.setup(env, n);
@@ -368,58 +422,69 @@ async function measureOp<I>(
 }
 
 /**
- * validateToken on one store grown to each size in turn (live grants, one access token each);
- * the tokens validated are drawn uniformly from the whole store, so a large store is not
- * flattered by a hot cache.
+ * validateToken on one store grown to each size in turn (live grants, one access token each),
+ * filled once per backend and measured at each size for every column (concurrency) of the
+ * backend, `rounds` times. The tokens validated are drawn uniformly from the whole store, so a
+ * large store is not flattered by a hot cache.
  */
 async function measureScaling(
   backend: StoreBackend,
+  columns: readonly Column[],
   fx: RunFixtures,
   sizes: readonly number[],
   n: number,
-  concurrency: number,
+  rounds: number,
   log: (s: string) => void,
   profileDir?: string,
-): Promise<Map<number, LoopResult>> {
+): Promise<Map<string, LoopResult[]>> {
   const env = newEnv(await backend.fresh(), fx, false);
   const values: string[] = [];
-  const out = new Map<number, LoopResult>();
-  const fillConcurrency = concurrency === 1 ? 1 : 64;
+  const out = new Map<string, LoopResult[]>();
+  const validate = async (value: string) => {
+    const v = await env.manager.validateToken(value, { tokenClass: 'access_token' });
+    if (v.token.class !== 'access_token') throw new Error('validateToken: wrong class');
+  };
   for (const size of [...sizes].sort((a, b) => a - b)) {
     const t0 = Date.now();
     const from = values.length;
-    const added = await parallel(size - from, async (i) => (await grantWithTokens(env.manager, userOf(from + i), 1)).sample, fillConcurrency);
+    const added = await parallel(size - from, async (i) => (await grantWithTokens(env.manager, userOf(from + i), 1)).sample, backend.setupConcurrency ?? 1);
     for (const v of added) values.push(v);
     log(`  ${backend.name}: ${fmt(size)} live grants filled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const pick = (count: number) => Array.from({ length: count }, () => values[Math.floor(Math.random() * values.length)]!);
-    const validate = async (value: string) => {
-      const v = await env.manager.validateToken(value, { tokenClass: 'access_token' });
-      if (v.token.class !== 'access_token') throw new Error('validateToken: wrong class');
-    };
-    await timeLoop(pick(Math.ceil(n / 10)), validate, concurrency);
-    out.set(size, await timed(profileDir, `${backend.name}-c${concurrency}-${scalingId(size)}`, pick(n), validate, concurrency));
+    for (const col of columns) {
+      await timeLoop(pick(Math.ceil(n / 10)), validate, col.concurrency);
+      const results: LoopResult[] = [];
+      for (let r = 0; r < rounds; r++) {
+        results.push(await timed(profileDir, `${col.key}-${scalingId(size)}`, pick(n), validate, col.concurrency));
+      }
+      log(`  ${col.label} ${scalingId(size)}: ${results.map((x) => fmt(x.opsPerSec)).join(', ')} ops/s`);
+      out.set(`${size}\u0000${col.key}`, results);
+    }
   }
   return out;
 }
 
 /** Memory per 10k full sets, measured like the peer's `bench/memory.js`. */
-async function measureMemory(backend: StoreBackend, fx: RunFixtures, log: (s: string) => void): Promise<MemoryResult | undefined> {
-  if (!backend.usedBytes) return undefined;
-  const SETS = 10_000;
+async function measureMemory(backend: StoreBackend, fx: RunFixtures, log: (s: string) => void, SETS = 10_000): Promise<MemoryResult | undefined> {
   const store = await backend.fresh();
   const { manager } = newEnv(store, fx, false);
-  for (let i = 0; i < 1000; i++) await fullFlow(manager, userOf(1_000_000 + i)); // warm-up; stays stored
+  const concurrency = backend.setupConcurrency ?? 1;
+  await parallel(1000, (i) => fullFlow(manager, userOf(1_000_000 + i)), concurrency); // warm-up; stays stored
   const stats = () => (store instanceof MemoryStore ? store.stats() : undefined);
   const statsBefore = stats();
   const before = await backend.usedBytes();
   // Keep one access token in 100 for the check below; keeping all 10k values would put
   // their strings into the measured heap.
   const samples: string[] = [];
-  samples.length = SETS / 100;
-  for (let i = 0; i < SETS; i++) {
-    const set = await fullFlow(manager, userOf(i));
-    if (i % 100 === 0) samples[i / 100] = set.accessToken.value;
-  }
+  samples.length = Math.ceil(SETS / 100);
+  await parallel(
+    SETS,
+    async (i) => {
+      const set = await fullFlow(manager, userOf(i));
+      if (i % 100 === 0) samples[i / 100] = set.accessToken.value;
+    },
+    concurrency,
+  );
   const after = await backend.usedBytes();
   const statsAfter = stats();
   let valid = 0;
@@ -432,6 +497,7 @@ async function measureMemory(backend: StoreBackend, fx: RunFixtures, log: (s: st
   log(`  ${backend.name}: memory per 10k full sets ${(delta / 2 ** 20).toFixed(2)} MB`);
   return {
     backend: backend.name,
+    metric: backend.memoryMetric ?? 'Node heapUsed after full GC',
     sets: SETS,
     mb_per_10k: round(((delta / SETS) * 10_000) / 2 ** 20, 2),
     bytes_per_set: Math.round(delta / SETS),
@@ -459,9 +525,10 @@ export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBen
   const quick = opts.quick ?? false;
   const n = opts.n ?? (quick ? 2000 : 20_000);
   const rounds = opts.rounds ?? (quick ? 1 : 3);
-  const sizes = opts.scalingSizes ?? (quick ? [1000, 100_000] : [1000, 100_000, 1_000_000]);
+  const sizes = opts.scalingSizes ?? (quick ? [1000, 20_000] : [1000, 100_000, 1_000_000]);
   const backends = opts.backends ?? [memoryBackend()];
-  const log = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const say = opts.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  const log = (s: string) => say(`${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s ${s}`);
   const fx = await runFixtures();
   const columns = columnsOf(backends);
   const backendOf = (c: Column) => backends.find((b) => b.name === c.backend)!;
@@ -488,10 +555,17 @@ export async function runCoreBench(opts: CoreBenchOptions = {}): Promise<CoreBen
   }
 
   const scalingRows = (wanted('validate_scaling') ? sizes : []).map((size) => ({ id: scalingId(size), label: `validateToken, ${fmt(size)} live grants`, results: {} as Record<string, Measure> }));
-  for (const col of scalingRows.length ? columns : []) {
-    const perRound: Map<number, LoopResult>[] = [];
-    for (let r = 0; r < rounds; r++) perRound.push(await measureScaling(backendOf(col), fx, sizes, n, col.concurrency, log, opts.profileDir));
-    for (const [i, size] of sizes.entries()) scalingRows[i]!.results[col.key] = toMeasure(perRound.map((m) => m.get(size)!));
+  for (const b of scalingRows.length ? backends : []) {
+    const own = sizes.filter((size) => size <= (b.maxScalingSize ?? Infinity));
+    const cols = columns.filter((c) => c.backend === b.name);
+    const scaled = Math.max(10, Math.round(n * (b.nScale ?? 1)));
+    const res = await measureScaling(b, cols, fx, own, scaled, rounds, log, opts.profileDir);
+    for (const [i, size] of sizes.entries()) {
+      for (const col of cols) {
+        const r = res.get(`${size}\u0000${col.key}`);
+        if (r) scalingRows[i]!.results[col.key] = toMeasure(r);
+      }
+    }
   }
   rows.push(...scalingRows);
 
@@ -582,9 +656,9 @@ export function formatCoreResult(r: CoreBenchResult): string {
     parts.push(
       '',
       formatTable(
-        ['memory per 10k full sets (grant + used code + AT + RT)', 'MB', 'bytes per set', 'sampled tokens still valid'],
-        r.memory.map((m) => [m.backend, fmt(m.mb_per_10k, 2), fmt(m.bytes_per_set), `${m.sampled_tokens_still_valid} / ${m.sets / 100}`]),
-        [1, 2, 3],
+        ['memory per 10k full sets (grant + used code + AT + RT)', 'measured', 'MB', 'bytes per set', 'sampled tokens still valid'],
+        r.memory.map((m) => [m.backend, m.metric, fmt(m.mb_per_10k, 2), fmt(m.bytes_per_set), `${m.sampled_tokens_still_valid} / ${Math.ceil(m.sets / 100)}`]),
+        [2, 3, 4],
       ),
     );
   }
@@ -604,8 +678,14 @@ export function formatCoreResult(r: CoreBenchResult): string {
 
 async function main(argv: readonly string[]): Promise<void> {
   const quick = hasFlag(argv, 'quick');
-  const backends = [memoryBackend()];
+  const backends: StoreBackend[] = [memoryBackend()];
   try {
+    // Redis columns when a redis-server binary is available (a private server is started);
+    // the quick run stays on the memory store unless --redis is given.
+    if (hasFlag(argv, 'redis') || (!quick && !hasFlag(argv, 'no-redis'))) {
+      if (redisServerAvailable()) backends.push(await redisBackend());
+      else process.stderr.write('  redis-server not found: memory store only\n');
+    }
     const result = await runCoreBench({
       quick,
       backends,
