@@ -299,11 +299,11 @@ export class MemoryStore implements SessionStore {
     }
     for (const token of data.tokens) {
       const g = this.#users.get(token.userId)?.clients.get(token.clientId)?.grants.get(token.grantId);
-      if (g) this.#insertTokens(g, [token]);
+      if (g) this.#insertTokens(g, [token], true);
     }
     for (const marker of data.markers) {
       const g = this.#users.get(marker.userId)?.clients.get(marker.clientId)?.grants.get(marker.grantId);
-      if (g) this.#insert(g, freeze(marker));
+      if (g) this.#insert(g, freeze(marker), true);
     }
   }
 
@@ -340,23 +340,56 @@ export class MemoryStore implements SessionStore {
     return this.#users.get(path.userId)?.clients.get(path.clientId)?.grants.get(path.grantId);
   }
 
-  #insertTokens(g: GrantEntry, tokens: readonly TokenRecord[]): void {
+  #insertTokens(g: GrantEntry, tokens: readonly TokenRecord[], fromDump = false): void {
     for (const t of tokens) {
       // Tokens of one class share a lifetime, so the oldest expire first: prune from the front.
       g.records = this.#prune(g.records, t.issuedAt);
-      this.#insert(g, freeze(t));
+      this.#insert(g, freeze(t), fromDump);
     }
   }
 
-  /** Adds a record with a new hash (a record with a known hash replaces the old one). */
-  #insert(g: GrantEntry, r: GrantRecordEntry): void {
-    const old = this.#byHash.get(r.hash);
-    if (old === g && getRecord(g.records, r.hash)) g.records = replaceRecord(g.records, r);
-    else {
+  /**
+   * Adds a record with a new hash; a record with a known hash replaces the old one, wherever it
+   * was. Minted hashes are fresh (256-bit random values), so the index is written first and
+   * only a write that found the hash already there (a caller's bug) looks for the old holder,
+   * with a scan: one probe of the large hash index per insert instead of two. Records from a
+   * dump, which may well repeat hashes, look the old holder up first instead.
+   */
+  #insert(g: GrantEntry, r: GrantRecordEntry, fromDump = false): void {
+    if (fromDump) {
+      const old = this.#byHash.get(r.hash);
+      if (old === g && getRecord(g.records, r.hash)) {
+        g.records = replaceRecord(g.records, r);
+        return;
+      }
       if (old) old.records = removeRecord(old.records, getRecord(old.records, r.hash) ?? r);
       g.records = addRecord(g.records, r);
       this.#byHash.set(r.hash, g);
+      return;
     }
+    const size = this.#byHash.size;
+    this.#byHash.set(r.hash, g);
+    if (this.#byHash.size !== size) {
+      g.records = addRecord(g.records, r);
+      return;
+    }
+    if (getRecord(g.records, r.hash)) {
+      g.records = replaceRecord(g.records, r);
+      return;
+    }
+    const holder = this.#holderOf(r.hash, g);
+    if (holder) holder.records = removeRecord(holder.records, getRecord(holder.records, r.hash)!);
+    g.records = addRecord(g.records, r);
+  }
+
+  /** The grant other than `except` whose records hold `hash` (a full scan: only for duplicates). */
+  #holderOf(hash: string, except: GrantEntry): GrantEntry | undefined {
+    for (const u of this.#users.values()) {
+      for (const c of u.clients.values()) {
+        for (const g of c.grants.values()) if (g !== except && getRecord(g.records, hash)) return g;
+      }
+    }
+    return undefined;
   }
 
   /** Bounded pruning of expired records of a grant, keeping the hash index in step. */
