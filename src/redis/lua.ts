@@ -89,35 +89,74 @@ local function prune(uk, xk, now, limit)
   if #dead == 0 then return 0 end
   local keys = {}
   for _, m in ipairs(dead) do
-    if string.sub(m, 1, 1) == 'g' then redis.call('HDEL', uk, m)
-    else keys[#keys + 1] = tokenKey(m) end
+    local c = string.sub(m, 1, 1)
+    if c == 'g' then redis.call('HDEL', uk, m)
+    elseif c == 't' then keys[#keys + 1] = tokenKey(m) end
+    -- 'b' (every browser session has expired): the dead lines go at the next rewrite of the user.
   end
   if #keys > 0 then delChunked(keys) end
   zremChunked(xk, dead)
   return #dead
 end
 
--- Prunes, then sets each key's TTL to its longest-lived member (off: record clock -> Redis clock).
--- limit: how many to prune (default PRUNE_PER_WRITE).
-local function settle(uk, xk, now, off, limit)
+-- The largest expiry in the index, or nil when it is empty.
+local function zmax(xk)
+  local top = redis.call('ZRANGE', xk, -1, -1, 'WITHSCORES')
+  return top[2] and tonumber(top[2])
+end
+
+-- Both keys of the user expire with the index's longest-lived member (off: records' clock ->
+-- Redis' clock); a user with nothing below it lingers a day at most.
+local function expireAt(uk, xk, last, off)
+  if last then
+    local at = math.max(1, math.ceil(last + off))
+    redis.call('PEXPIREAT', xk, at)
+    redis.call('PEXPIREAT', uk, at)
+  elseif redis.call('EXISTS', uk) == 1 then
+    local ttl = redis.call('PTTL', uk)
+    if ttl == -1 or ttl > ${EMPTY_USER_TTL_MS} then redis.call('PEXPIRE', uk, ${EMPTY_USER_TTL_MS}) end
+  end
+end
+
+-- Ends every write: prunes up to limit (default PRUNE_PER_WRITE) expired index members, then
+-- keeps the TTLs on the longest-lived member. A write that only added members passes
+-- before = the index's largest expiry before it (or 'empty') and added = the largest it added:
+-- then the TTLs are touched only if the largest expiry grew. Without before, they are recomputed.
+local function settle(uk, xk, now, off, limit, before, added)
   limit = limit or ${PRUNE_PER_WRITE}
   if limit > 0 then prune(uk, xk, now, limit) end
-  local top = redis.call('ZRANGE', xk, -1, -1, 'WITHSCORES')
-  local last = top[2] and tonumber(top[2])
-  if last then redis.call('PEXPIREAT', xk, math.max(1, math.ceil(last + off))) end
-  local u = redis.call('HGET', uk, 'u')
-  if not u then return end
+  local t = tonumber(now)
+  if before == 'empty' then
+    expireAt(uk, xk, zmax(xk), off)
+  elseif before and before > t then
+    -- The longest-lived member was not pruned: only a larger new one can move the TTLs.
+    if added and added > before then expireAt(uk, xk, added, off) end
+  else
+    expireAt(uk, xk, zmax(xk), off)
+  end
+end
+
+-- The largest expiry among a user record's browser sessions, or nil.
+local function sessionsMax(u)
+  local last
   local lines = split(u, '\\n')
   for i = 2, #lines do
     local e = tonumber(split(lines[i], '\\t')[3])
     if not last or e > last then last = e end
   end
-  if last then redis.call('PEXPIREAT', uk, math.max(1, math.ceil(last + off)))
-  else
-    -- Nothing below the user any more: it lingers for a while, never longer.
-    local ttl = redis.call('PTTL', uk)
-    if ttl == -1 or ttl > ${EMPTY_USER_TTL_MS} then redis.call('PEXPIRE', uk, ${EMPTY_USER_TTL_MS}) end
-  end
+  return last
+end
+
+-- Writes the user record and keeps its index member 'b' on its longest-lived browser session.
+local function setUser(uk, xk, u)
+  redis.call('HSET', uk, 'u', u)
+  local last = sessionsMax(u)
+  if last then redis.call('ZADD', xk, last, 'b') else redis.call('ZREM', xk, 'b') end
+end
+
+-- The index's largest expiry before a write that only adds, in the form settle takes.
+local function before(xk)
+  return zmax(xk) or 'empty'
 end
 
 -- The live tokens of a grant, as {key, v, h}; its reuse markers too when withMarkers.
@@ -189,16 +228,21 @@ local function revokeDescendants(xk, gh, roots, fams, markerFamilies)
 end
 
 -- Writes n tokens given from ARGV[at + 1] on as (hash, pre, scope, post, pxat, score).
+-- Returns the largest expiry it added (nil for none).
 local function writeTokens(xk, gh, gv, at)
   local gscope = split(firstLine(gv), '\\t')[5]
   local n = tonumber(ARGV[at])
+  local added
   for i = 0, n - 1 do
     local a = at + 1 + i * 6
     local scope = ARGV[a + 2]
     if scope == gscope then scope = ' ' end
     redis.call('SET', B .. 't:' .. ARGV[a], ARGV[a + 1] .. scope .. ARGV[a + 3], 'PXAT', ARGV[a + 4])
     redis.call('ZADD', xk, ARGV[a + 5], 't' .. gh .. ARGV[a])
+    local e = tonumber(ARGV[a + 5])
+    if not added or e > added then added = e end
   end
+  return added
 end
 
 -- Removes grants (a set of grant hashes) with their tokens and markers; the client stays.
@@ -266,6 +310,7 @@ if h[1] == 'M' then
 end
 if h[4] ~= ARGV[4] then return {'unknown'} end
 if h[1] == 'T1' then return {'revoked'} end
+local top = before(xk)
 local used, max = tonumber(h[8]), tonumber(h[9])
 if max and used >= max then return {'reused', reuse(h[4], family(h[7], h[4]))} end
 used = used + 1
@@ -276,8 +321,8 @@ else
   h[10] = ARGV[2]
   redis.call('SET', tk, table.concat(h, '\\t') .. rest, 'KEEPTTL')
 end
-writeTokens(xk, gh, gv, 7)
-settle(uk, xk, ARGV[2], tonumber(ARGV[3]))
+local added = writeTokens(xk, gh, gv, 7)
+settle(uk, xk, ARGV[2], tonumber(ARGV[3]), nil, top, added)
 return {'ok'}
 `,
 
@@ -289,12 +334,13 @@ local u = redis.call('HGET', uk, 'u')
 if u and userIdOf(u) ~= ARGV[6] then return 'collision' end
 local g = redis.call('HGET', uk, ARGV[9])
 if g and not isGrant(g, ARGV[12], ARGV[13]) then return 'collision' end
+local top = before(xk)
 if not u then redis.call('HSET', uk, 'u', ARGV[5]) end
 local c = redis.call('HGET', uk, ARGV[7])
 if not c or string.sub(c, 1, 1) == '1' then redis.call('HSET', uk, ARGV[7], ARGV[8]) end
 redis.call('HSET', uk, ARGV[9], ARGV[10] .. '\\t' .. redis.call('HINCRBY', uk, 'n', 1) .. ARGV[14])
 redis.call('ZADD', xk, ARGV[11], ARGV[9])
-settle(uk, xk, ARGV[3], tonumber(ARGV[4]))
+settle(uk, xk, ARGV[3], tonumber(ARGV[4]), nil, top, tonumber(ARGV[11]))
 return 'ok'
 `,
 
@@ -303,8 +349,9 @@ return 'ok'
 local uk, xk, gh = KEYS[1], B .. 'x:' .. ARGV[2], ARGV[5]
 local gv = redis.call('HGET', uk, 'g' .. gh)
 if not gv or not isGrant(gv, ARGV[6], ARGV[7]) then return 0 end
-writeTokens(xk, gh, gv, 8)
-settle(uk, xk, ARGV[3], tonumber(ARGV[4]))
+local top = before(xk)
+local added = writeTokens(xk, gh, gv, 8)
+settle(uk, xk, ARGV[3], tonumber(ARGV[4]), nil, top, added)
 return 1
 `,
 
@@ -346,7 +393,7 @@ for i = 1, #all, 2 do if all[i] == 'u' then u = all[i + 1] end end
 if not u then return false end
 local f = split(firstLine(u), '\\t')
 f[1] = tostring(tonumber(f[1]) + 1)
-redis.call('HSET', uk, 'u', table.concat(f, '\\t'))
+setUser(uk, xk, table.concat(f, '\\t'))
 if ARGV[3] == '0' then
   for i = 1, #all, 2 do
     local c = string.sub(all[i], 1, 1)
@@ -373,7 +420,7 @@ for i = 2, #lines do
 end
 out[#out + 1] = table.concat({ARGV[7], ARGV[8], ARGV[9], epoch}, '\\t')
 u = table.concat(out, '\\n')
-redis.call('HSET', uk, 'u', u)
+setUser(uk, xk, u)
 settle(uk, xk, ARGV[3], tonumber(ARGV[4]))
 return u
 `,
@@ -389,7 +436,7 @@ for i = 2, #lines do
   if split(lines[i], '\\t')[1] == ARGV[5] then found = true else out[#out + 1] = lines[i] end
 end
 if not found then return 0 end
-redis.call('HSET', uk, 'u', table.concat(out, '\\n'))
+setUser(uk, xk, table.concat(out, '\\n'))
 settle(uk, xk, ARGV[3], tonumber(ARGV[4]))
 return 1
 `,
@@ -528,7 +575,7 @@ if removed < budget then
       if tonumber(split(lines[i], '\\t')[3]) > tonumber(now) then out[#out + 1] = lines[i] end
     end
     live = #out - 1
-    if #out ~= #lines then redis.call('HSET', uk, 'u', table.concat(out, '\\n')) end
+    if #out ~= #lines then setUser(uk, xk, table.concat(out, '\\n')) end
   end
   if left == 0 and live == 0 and removed < budget and redis.call('ZCARD', xk) == 0 then
     redis.call('DEL', uk, xk)
@@ -547,7 +594,7 @@ local uk, xk = KEYS[1], B .. 'x:' .. ARGV[2]
 local u = redis.call('HGET', uk, 'u')
 if u and userIdOf(u) ~= ARGV[6] then return 'collision' end
 if ARGV[5] ~= '' then
-  redis.call('HSET', uk, 'u', ARGV[5])
+  setUser(uk, xk, ARGV[5])
   u = ARGV[5]
 end
 if not u then return 'nouser' end

@@ -28,6 +28,7 @@ function workload(m: SessionManager, workers: number) {
   const calls: Call[] = [];
   let running = true;
   let n = 0;
+  let flows = 0;
   const timed = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
     const c: Call = { start: Date.now(), end: 0 };
     calls.push(c);
@@ -48,13 +49,23 @@ function workload(m: SessionManager, workers: number) {
       const set = code === undefined ? undefined : await timed(() => m.redeemCode(code.value, { clientId: 'app' }));
       const rt = set?.refreshToken?.value;
       const next = rt === undefined ? undefined : await timed(() => m.refresh(rt, { clientId: 'app' }));
-      if (next) await timed(() => m.validateToken(next.accessToken.value));
-      else await new Promise((r) => setTimeout(r, 10)); // failing fast: don't spin
+      if (next) {
+        await timed(() => m.validateToken(next.accessToken.value));
+        flows++;
+      } else await new Promise((r) => setTimeout(r, 10)); // failing fast: don't spin
     }
   };
   const done = Promise.all(Array.from({ length: workers }, (_, w) => worker(w)));
   return {
     calls,
+    /** Resolves once `count` whole flows have completed (however loaded the machine is). */
+    flowsDone: async (count: number) => {
+      const deadline = Date.now() + 20_000;
+      while (flows < count) {
+        assert.ok(Date.now() < deadline, `only ${flows} flows completed`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
     stop: async () => {
       running = false;
       await done;
@@ -142,7 +153,7 @@ describe('RedisStore: outages', function () {
     const m = makeManager(store, { now: 0, read: Date.now } as unknown as TestClock);
 
     const load = workload(m, 8);
-    await new Promise((r) => setTimeout(r, 400));
+    await load.flowsDone(40);
     const downAt = Date.now();
     await server.kill();
     const deadAt = Date.now();
@@ -176,7 +187,7 @@ describe('RedisStore: outages', function () {
     const f = await codeFlow(m, 'alice', 'app');
 
     const load = workload(m, 4);
-    await new Promise((r) => setTimeout(r, 200));
+    await load.flowsDone(10);
     const downAt = Date.now();
     await server.kill();
     const deadAt = Date.now();
@@ -201,7 +212,7 @@ describe('RedisStore: outages', function () {
     const f = await codeFlow(m, 'alice', 'app');
 
     const load = workload(m, 4);
-    await new Promise((r) => setTimeout(r, 200));
+    await load.flowsDone(10);
     const downAt = Date.now();
     await admin.sendCommand(['CLIENT', 'PAUSE', '1500', 'ALL']);
     const t0 = Date.now();
