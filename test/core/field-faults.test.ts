@@ -77,7 +77,7 @@ describe('field faults (manager level)', () => {
     });
   });
 
-  it('fault 9: after refresh reuse revokes G, getGrantByResponseType is undefined and listUserSessions shows G inactive', async () => {
+  it('fault 9: after refresh reuse revokes G, getGrantByResponseType is undefined and listUserSessions does not list G', async () => {
     const f = await codeFlow(m, 'U', 'C');
     const gid = m.openSessionId(f.sessionId).grantId;
     assert.equal((await m.getGrantByResponseType('U', 'C', 'code'))?.id, gid);
@@ -86,8 +86,11 @@ describe('field faults (manager level)', () => {
     await rejectsWith(m.refresh(f.refresh!, { clientId: 'C' }), TokenReused, (e) => assert.equal(e.revoked, 'grant'));
     assert.equal(await m.getGrantByResponseType('U', 'C', 'code'), undefined);
     const sessions = await m.listUserSessions('U');
-    const listed = sessions.clients.flatMap((c) => c.grants).find((g) => g.grant.id === gid);
-    assert.ok(listed, 'G is listed');
+    assert.equal(sessions.clients.flatMap((c) => c.grants).find((g) => g.grant.id === gid), undefined, 'G is not listed');
+    // Asked for explicitly, G shows up with the reason it is dead.
+    const all = await m.listUserSessions('U', { includeInactive: true });
+    const listed = all.clients.flatMap((c) => c.grants).find((g) => g.grant.id === gid);
+    assert.ok(listed, 'G is listed with includeInactive');
     assert.equal(listed.active, false);
     assert.equal(listed.inactiveReason, 'grant_revoked');
     assert.deepEqual(await m.getSidsByUserId('U'), []);
