@@ -52,10 +52,12 @@ export function errorAnswer(err: unknown): ErrorAnswer {
     if (err.status >= 500) return { status: 500, body: { error: 'server_error' } };
     return { status: err.status, body: { error: OAUTH_ERROR[err.code] ?? 'invalid_request', error_description: err.message } };
   }
-  // http-errors from body parsers etc. mark client errors with `expose`.
+  // http-errors (body parsers, express.static) carry `expose` on every error they make. It says
+  // whether the *message* may be shown (send's 404 hides it: it names a file path), not whose
+  // fault it is: a 4xx stays a 4xx, and the body never carries a foreign message anyway.
   const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown } | null;
   const status = typeof e?.status === 'number' ? e.status : e?.statusCode;
-  if (typeof status === 'number' && status >= 400 && status < 500 && e?.expose === true) {
+  if (typeof status === 'number' && status >= 400 && status < 500 && typeof e?.expose === 'boolean') {
     return { status, body: { error: 'invalid_request' } };
   }
   return { status: 500, body: { error: 'server_error' } };
