@@ -12,7 +12,7 @@ import type { AuthnEvent, GrantRecord } from '../tree/records.js';
 import { requireFiniteNumber, requireId, requirePlainObject, requireScopes } from '../tree/validate.js';
 import { LoginRequired } from './errors.js';
 import { installMergingSave, markFresh, type SaveLocks } from './merging-save.js';
-import { capCookieLifetime, regenerate } from './session-io.js';
+import { capCookieLifetime, regenerate, save } from './session-io.js';
 import { addClient, authnEventOf, STATE_VERSION, type OidcState } from './state.js';
 import type { AuthorizeOptions, AuthorizeResult, CodeOptions, LoginOptions, LogoutOptions, OidcRequestSessions } from './types.js';
 
@@ -154,6 +154,14 @@ export class RequestSessions implements OidcRequestSessions {
     markFresh(fresh);
     installMergingSave(fresh, key, locks);
     this.#state = state;
+    try {
+      await save(fresh as unknown as Session);
+    } catch (e) {
+      // Not stored, so not logged in: the browser session in the tree must not outlive this.
+      if (keepId === undefined) await manager.endBrowserSession(userId, browserSessionId).catch(() => undefined);
+      this.#state = undefined;
+      throw e;
+    }
     return notices;
   }
 

@@ -13,6 +13,17 @@ export function sessionStoreUnavailable(cause: unknown): StoreUnavailable {
 }
 
 /**
+ * Saves the session now. express-session saves at the end of a response but writes the head
+ * first, so a browser can follow a redirect before the store holds what the redirect relies
+ * on; a login is saved before the handler goes on (express-session's own advice).
+ */
+export function save(session: Session): Promise<void> {
+  return new Promise((resolve, reject) => {
+    session.save((err: unknown) => (err ? reject(sessionStoreUnavailable(err)) : resolve()));
+  });
+}
+
+/**
  * New session id and empty session; the old record is destroyed in the store first (no
  * fixation, field fault 1). express-session generates the new session even when the destroy
  * fails, but then the old id may still be live, so that counts as failure.
