@@ -8,7 +8,7 @@ import session from 'express-session';
 import request from 'supertest';
 import { oidcSessions, SessionManager, sessionCookie, Misconfigured } from '../../src/index.js';
 import { SECRETS } from '../conformance/harness.js';
-import { buildApp, cookiePair, forEachConfiguration, loggedIn, sessionIdFrom, setCookie, sleep, type TestApp, COOKIE } from './harness.js';
+import { buildApp, cookiePair, forEachConfiguration, h, loggedIn, sessionIdFrom, setCookie, sleep, type TestApp, COOKIE } from './harness.js';
 
 const AUTH = { client_id: 'app-one', response_type: 'code', scope: 'openid', redirect_uri: 'https://one.example/cb' };
 /** What a browser adds to a cross-site form POST from the relying party's page. */
@@ -46,6 +46,28 @@ forEachConfiguration('field faults', (cfg, ctx) => {
       assert.equal(attacker.body.error, 'login_required');
       assert.equal((await request(t.url).get('/whoami').set('Cookie', planted).expect(200)).body.userId, null);
       assert.equal((await victim.get('/whoami').expect(200)).body.userId, 'alice');
+    });
+
+    it('login() has stored the new session when it resolves, before the response (a redirect) is sent', async () => {
+      let storedAtLogin: Record<string, unknown> | null = null;
+      const app = await buildApp(cfg, ctx.redis, {
+        routes: (a) =>
+          a.post(
+            '/login-then-redirect',
+            h(async (req, res) => {
+              await req.oidcSessions.login('alice');
+              storedAtLogin = await app.storedSession(req.sessionID);
+              res.redirect(303, '/whoami');
+            }),
+          ),
+      });
+      try {
+        await app.agent().post('/login-then-redirect').expect(303);
+        assert.ok(storedAtLogin, 'the session record exists when login() resolves');
+        assert.equal((storedAtLogin!.oidc as { userId?: string }).userId, 'alice');
+      } finally {
+        await app.close();
+      }
     });
 
     it('step-up (new acr) rotates the id again and deletes the previous record', async () => {
