@@ -1,7 +1,7 @@
 /**
  * Configuration of a {@link SessionManager}, validated once at construction.
  */
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync, KeyObject, randomBytes, type webcrypto } from 'node:crypto';
 import { InvalidInput } from '../errors.js';
 import type { SessionIdKey } from '../crypto/session-id.js';
 import type { SessionStore, ReusePolicy } from '../store/store.js';
@@ -96,7 +96,9 @@ function policy(v: unknown, name: string): ReusePolicy {
   return v;
 }
 
-export function resolveOptions(o: SessionManagerOptions = {}): ResolvedOptions {
+export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInput('options must be an object');
+  const o = options;
   const logger = o.logger ?? console;
   let secrets = o.secrets;
   if (!secrets) {
@@ -106,8 +108,13 @@ export function resolveOptions(o: SessionManagerOptions = {}): ResolvedOptions {
     );
     secrets = { sessionIdKeys: [{ kid: 'dev', key: randomBytes(32) }], subjectSalt: randomBytes(32) };
   }
+  if (secrets === null || typeof secrets !== 'object') throw new InvalidInput('secrets must be an object');
   if (!Array.isArray(secrets.sessionIdKeys)) throw new InvalidInput('secrets.sessionIdKeys must be an array');
-  const sessionIdKeys = secrets.sessionIdKeys.map((k) => ({ kid: k.kid, key: bytes(k.key, 'session id key', 32) }));
+  // Array.from turns holes of a sparse array into undefined, which the check below refuses.
+  const sessionIdKeys = Array.from(secrets.sessionIdKeys, (k) => {
+    if (k === null || typeof k !== 'object') throw new InvalidInput('secrets.sessionIdKeys entries must be { kid, key } objects');
+    return { kid: k.kid, key: bytes(k.key, 'session id key', 32) };
+  });
   const subjectSalt = bytes(secrets.subjectSalt, 'secrets.subjectSalt', 32);
   const derive = (info: string) => new Uint8Array(hkdfSync('sha256', subjectSalt, new Uint8Array(0), info, 32));
   const refresh = o.refresh ?? {};
@@ -132,7 +139,44 @@ export function resolveOptions(o: SessionManagerOptions = {}): ResolvedOptions {
     chainLifetimeMs: seconds(refresh.absoluteLifetime, 'refresh.absoluteLifetime', 365 * 86400, 1) * 1000,
     codeReuse: policy(o.reusePolicy?.code, 'reusePolicy.code'),
     refreshReuse: policy(o.reusePolicy?.refresh, 'reusePolicy.refresh'),
-    jwt: o.jwt,
-    clock: o.clock ?? Date.now,
+    jwt: o.jwt === undefined ? undefined : checkJwtOptions(o.jwt),
+    clock: checkedClock(o.clock),
+  };
+}
+
+/** Curve or key type each supported `alg` needs (RFC 7518 §3). */
+const KEY_TYPE_OF_ALG: Readonly<Record<JwtOptions['alg'], (k: KeyObject) => boolean>> = {
+  ES256: (k) => k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1',
+  ES384: (k) => k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'secp384r1',
+  EdDSA: (k) => k.asymmetricKeyType === 'ed25519' || k.asymmetricKeyType === 'ed448',
+  RS256: (k) => k.asymmetricKeyType === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048,
+  PS256: (k) => (k.asymmetricKeyType === 'rsa' || k.asymmetricKeyType === 'rsa-pss') && (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048,
+};
+
+/** Refuses at construction what would otherwise fail at every token exchange. */
+function checkJwtOptions(jwt: JwtOptions): JwtOptions {
+  if (jwt === null || typeof jwt !== 'object') throw new InvalidInput('jwt must be an object');
+  if (typeof jwt.issuer !== 'string' || jwt.issuer.length === 0) throw new InvalidInput('jwt.issuer must be a non-empty string');
+  if (!Object.hasOwn(KEY_TYPE_OF_ALG, jwt.alg)) throw new InvalidInput(`jwt.alg must be one of ${Object.keys(KEY_TYPE_OF_ALG).join(', ')}`);
+  if (jwt.kid !== undefined && (typeof jwt.kid !== 'string' || jwt.kid.length === 0)) throw new InvalidInput('jwt.kid must be a non-empty string');
+  let key: KeyObject;
+  try {
+    key = jwt.privateKey instanceof KeyObject ? jwt.privateKey : KeyObject.from(jwt.privateKey as webcrypto.CryptoKey);
+  } catch {
+    throw new InvalidInput('jwt.privateKey must be a KeyObject or CryptoKey');
+  }
+  if (key.type !== 'private') throw new InvalidInput('jwt.privateKey must be a private key');
+  if (!KEY_TYPE_OF_ALG[jwt.alg](key)) throw new InvalidInput(`jwt.privateKey does not fit alg ${jwt.alg}`);
+  return jwt;
+}
+
+/** A clock that returns anything but a finite number would make tokens that never expire. */
+function checkedClock(clock: (() => number) | undefined): () => number {
+  if (clock === undefined) return Date.now;
+  if (typeof clock !== 'function') throw new InvalidInput('clock must be a function');
+  return () => {
+    const t = clock();
+    if (typeof t !== 'number' || !Number.isFinite(t)) throw new InvalidInput('clock returned a non-finite time');
+    return t;
   };
 }

@@ -686,7 +686,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** Logout notices for grants and the browser sessions that ended with them. */
   logoutNotices(grants: readonly GrantContext[], browserSessionIds: readonly string[]): LogoutNotice[] {
-    if (!Array.isArray(grants) || !grants.every((g) => g !== null && typeof g === 'object' && g.grant !== null && typeof g.grant === 'object')) {
+    // Array.from: holes of a sparse array become undefined and are refused, never destructured.
+    if (!Array.isArray(grants) || !Array.from(grants).every((g) => g !== null && typeof g === 'object' && g.grant !== null && typeof g.grant === 'object')) {
       throw new InvalidInput('grants must be an array of grant contexts');
     }
     if (!Array.isArray(browserSessionIds)) throw new InvalidInput('browserSessionIds must be an array');

@@ -49,22 +49,22 @@ forEachConfiguration('field faults', (cfg, ctx) => {
     });
 
     it('login() has stored the new session when it resolves, before the response (a redirect) is sent', async () => {
-      let storedAtLogin: Record<string, unknown> | null = null;
+      const seen: { atLogin?: Record<string, unknown> | null } = {};
       const app = await buildApp(cfg, ctx.redis, {
         routes: (a) =>
           a.post(
             '/login-then-redirect',
             h(async (req, res) => {
               await req.oidcSessions.login('alice');
-              storedAtLogin = await app.storedSession(req.sessionID);
+              seen.atLogin = await app.storedSession(req.sessionID);
               res.redirect(303, '/whoami');
             }),
           ),
       });
       try {
         await app.agent().post('/login-then-redirect').expect(303);
-        assert.ok(storedAtLogin, 'the session record exists when login() resolves');
-        assert.equal((storedAtLogin!.oidc as { userId?: string }).userId, 'alice');
+        assert.ok(seen.atLogin, 'the session record exists when login() resolves');
+        assert.equal((seen.atLogin.oidc as { userId?: string }).userId, 'alice');
       } finally {
         await app.close();
       }
