@@ -18,6 +18,8 @@ import session from 'express-session';
 import { SessionManager, StoreUnavailable, oidcSessions, oidcSessionsErrorHandler, sessionCookie } from '../../src/index.js';
 
 const CLIENT_ID = 'demo';
+/** The one registered redirect URI: a provider never redirects codes anywhere it was merely told to. */
+const REDIRECT_URI = 'http://localhost:3001/cb';
 
 export function createMinimalApp(manager = new SessionManager()): express.Express {
   const app = express();
@@ -34,7 +36,8 @@ export function createMinimalApp(manager = new SessionManager()): express.Expres
 
   // 1. Login: a new session id, an authentication event, the browser linked to the user.
   app.post('/login', async (req, res) => {
-    const username = typeof req.body.username === 'string' ? req.body.username : '';
+    // Under Express 5 req.body is undefined when the request had no form body.
+    const username = typeof req.body?.username === 'string' ? req.body.username : '';
     if (!username) return res.status(400).json({ error: 'invalid_request' });
     await req.oidcSessions.login(username, { amr: ['pwd'], validFor: 3600 });
     res.json({ userId: req.oidcSessions.userId });
@@ -43,7 +46,8 @@ export function createMinimalApp(manager = new SessionManager()): express.Expres
   // 2. A grant for the client, and a code bound to it and to this browser session.
   app.get('/authorize', async (req, res) => {
     if (!req.oidcSessions.userId) return res.status(401).json({ error: 'login_required' });
-    const redirectUri = String(req.query.redirect_uri ?? 'http://localhost:3001/cb');
+    const redirectUri = req.query.redirect_uri ?? REDIRECT_URI;
+    if (redirectUri !== REDIRECT_URI) return res.status(400).json({ error: 'invalid_request', error_description: 'unregistered redirect_uri' });
     const { sessionId, sid } = await req.oidcSessions.authorize({
       clientId: CLIENT_ID,
       authRequest: { client_id: CLIENT_ID, response_type: 'code', scope: 'openid', redirect_uri: redirectUri },
@@ -55,9 +59,11 @@ export function createMinimalApp(manager = new SessionManager()): express.Expres
 
   // 3. The token exchange: single use, checked against the redirect URI.
   app.post('/token', async (req, res) => {
-    const tokens = await req.oidcSessions.redeemCode(String(req.body.code ?? ''), {
+    const code = req.body?.code;
+    if (typeof code !== 'string' || code === '') return res.status(400).json({ error: 'invalid_request' });
+    const tokens = await req.oidcSessions.redeemCode(code, {
       clientId: CLIENT_ID,
-      redirectUri: String(req.body.redirect_uri ?? ''),
+      redirectUri: typeof req.body.redirect_uri === 'string' ? req.body.redirect_uri : '',
     });
     res.json({ access_token: tokens.accessToken.value, token_type: 'Bearer', expires_in: tokens.expiresIn, scope: tokens.scope.join(' ') });
   });

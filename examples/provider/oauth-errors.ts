@@ -42,7 +42,10 @@ export class OAuthError extends Error {
 export function grantError(e: unknown): unknown {
   if (e instanceof StoreUnavailable || !(e instanceof OidcSessionsError)) return e;
   if (e instanceof MintingNotAllowed) return new OAuthError('invalid_scope', 'the requested scope exceeds the grant');
-  if (e instanceof TokenReused) return new OAuthError('invalid_grant', 'grant was already used; its tokens are revoked');
+  if (e instanceof TokenReused) {
+    // Within the refresh grace window nothing is revoked: say only what happened.
+    return new OAuthError('invalid_grant', e.revoked === 'nothing' ? 'grant was already used' : 'grant was already used; its tokens are revoked');
+  }
   if (e instanceof InactiveToken) return new OAuthError('invalid_grant', `grant is not active (${e.reason})`);
   if (e instanceof WrongClient) return new OAuthError('invalid_grant', 'grant was issued to another client');
   if (e instanceof UnknownToken || e instanceof UnknownSession || e instanceof InvalidSessionId) {

@@ -25,6 +25,13 @@ describe('examples/minimal', () => {
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Lax/);
 
+    // Bad input is a 400, never a 500 (no body at all under Express 5) and never an open redirect.
+    assert.equal((await browser.post('/login')).status, 400);
+    assert.equal((await browser.post('/token')).status, 400);
+    const evil = await browser.get(`/authorize?redirect_uri=${encodeURIComponent('https://evil.example/x')}`);
+    assert.equal(evil.status, 400);
+    assert.equal(evil.headers.location, undefined);
+
     const authorized = await browser.get(`/authorize?redirect_uri=${encodeURIComponent(REDIRECT)}`);
     assert.equal(authorized.status, 303);
     const location = new URL(authorized.headers.location!);
