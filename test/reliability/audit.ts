@@ -38,7 +38,7 @@ export interface DumpCounts {
   activeTokens: number;
   /** Records past their expiry that a purge or TTL has not removed yet (allowed: removal is lazy). */
   expiredLeftovers: number;
-  /** Tokens whose parent record is gone (expired and pruned, or consumed into a marker). */
+  /** Tokens whose parent left no record at all, not even a reuse marker (expired and pruned). */
   parentsGone: number;
 }
 
@@ -147,7 +147,7 @@ export function auditDump(d: TreeDump, now: number, options: DumpAuditOptions = 
     const g = grantOf(t);
     const user = users.get(t.userId);
     const client = clients.get(key2(t.userId, t.clientId));
-    if (t.basedOn !== undefined && !tokenById.has(t.basedOn)) counts.parentsGone++;
+    if (t.basedOn !== undefined && !tokenById.has(t.basedOn) && !markerByTokenId.has(t.basedOn)) counts.parentsGone++;
     if (options.singleRedemption && t.class === 'access_token' && t.basedOn !== undefined) {
       const parent = tokenById.get(t.basedOn);
       const marker = markerByTokenId.get(t.basedOn);
