@@ -1,8 +1,9 @@
 /**
  * Core benchmark (issue 2 "Speed"): the SessionManager on a store, called directly, no HTTP.
  *
- *   npm run bench:core              full run (3 rounds per op, medians; about 3–4 minutes)
- *   npm run bench:core -- --quick   short run (< 30 s on an idle machine): fewer iterations, one round,
+ *   npm run bench:core              full run: 3 rounds per op (median round reported), memory
+ *                                   store plus Redis columns; about 9 minutes at load 4 here
+ *   npm run bench:core -- --quick   short run (~6-9 s): n = 2000, one round, memory store only,
  *                                   validation scaling at 1k and 20k grants only
  *   options: --n N (base iterations), --rounds R, --json PATH (write the result as JSON),
  *            --no-redis / --redis (the full run adds Redis columns when a redis-server binary is
@@ -15,16 +16,19 @@
  * every op starts from an empty store, builds its inputs untimed, runs a warm-up (n/10) on other
  * inputs, then times n ops one by one (`process.hrtime.bigint()` around each; ops/s = n / wall
  * time of the loop). Unlike the peer script, a full GC runs between setup and the timed loop
- * (the peer's side in bench/run.ts should do the same). Each op checks its own outcome and throws on a wrong one. With rounds > 1
- * each op is repeated on a fresh store and the round with the median ops/s is reported.
+ * (the peer's side in bench/run.ts should do the same). Each op checks its own outcome and
+ * throws on a wrong one. With rounds > 1 each op is repeated on a fresh store and the round with
+ * the median ops/s is reported. The machine's 2 cores are shared: the 1-minute load average is
+ * recorded, and ops/s (which include every preemption) move with it far more than p50 does.
  *
  * Memory per 10k full sets: 1000 sets are stored as a warm-up (they stay), full GC, baseline
- * `heapUsed`; 10,000 more sets; full GC; the difference. A full set is what a login plus a code
- * exchange leaves behind: grant + used code (its reuse marker) + access token + refresh token,
- * spread over 1000 users like the peer's accounts (user and client nodes are shared).
+ * (Node heapUsed; Redis used_memory); 10,000 more sets; full GC; the difference. A full set is
+ * what a login plus a code exchange leaves behind: grant + used code (its reuse marker) + access
+ * token + refresh token, spread over 1000 users like the peer's accounts (user and client nodes
+ * are shared).
  *
  * Other modules (the side-by-side runner, bench/run.ts) call {@link runCoreBench}; a store is a
- * {@link StoreBackend}, so a Redis column is one more backend (see {@link memoryBackend}).
+ * {@link StoreBackend} ({@link memoryBackend}, {@link redisBackend}).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
