@@ -13,7 +13,7 @@
  */
 import type { webcrypto } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { Router, type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
 import { importJWK } from 'jose';
@@ -71,6 +71,13 @@ const API_PATHS = new Set(['/token', '/token/introspection', '/token/revocation'
 const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
 export const SESSION_COOKIE = 'op.sid';
 
+/** Headers of every JSON API response: no MIME sniffing, and nothing in it may load or be framed. */
+const apiHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  next();
+};
+
 export async function createProviderApp(config: ProviderConfig): Promise<ProviderApp> {
   const issuer = config.issuer.replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
@@ -106,6 +113,19 @@ export async function createProviderApp(config: ProviderConfig): Promise<Provide
 
   const app = express();
   app.set('trust proxy', config.trustProxy ?? false);
+  // Every response of this app is dynamic and nearly all are no-store: an ETag (a SHA-1 of each
+  // body, computed by res.send) buys nothing and costs every request.
+  app.set('etag', false);
+  app.disable('x-powered-by');
+  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 64 });
+
+  // JSON APIs first: they serve no pages and use no browser session, so the page machinery below
+  // (helmet's page policies, static files, express-session) is not theirs to pay for; they get
+  // the headers that matter for a JSON response (RFC 6749 §5.1 no-store is set by each route).
+  const api = Router();
+  api.use(apiHeaders, form, tokenRoutes(provider), tokenManagementRoutes(provider), userinfoRoutes(provider));
+  app.use((req, res, next) => (API_PATHS.has(req.path) ? api(req, res, next) : next()));
+
   app.use(
     helmet({
       contentSecurityPolicy: {
@@ -122,11 +142,9 @@ export async function createProviderApp(config: ProviderConfig): Promise<Provide
     }),
   );
   app.use('/static', express.static(STATIC_DIR, { index: false, fallthrough: false, maxAge: '1h' }));
-  const form = express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 64 });
 
-  // JSON APIs and metadata: no browser session involved.
+  // Metadata: no browser session involved.
   app.use(discoveryRoutes(provider));
-  app.use(form, tokenRoutes(provider), tokenManagementRoutes(provider), userinfoRoutes(provider));
 
   // Browser side: the session cookie, then the middleware that keeps it in step with the tree.
   app.use(

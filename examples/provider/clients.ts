@@ -3,7 +3,7 @@
  * Client Registration 1.0 §2 names, loaded from a JSON file) and client authentication at the
  * token, introspection and revocation endpoints (RFC 6749 §2.3, OIDC Core §9).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { OAuthError } from './oauth-errors.js';
 import { optionalParam, paramsOf } from './params.js';
@@ -138,10 +138,23 @@ export function parseClients(input: unknown): ClientMetadata[] {
  * (The library's own constant-time helper is internal, so the example keeps this one.)
  */
 export function secretsEqual(presented: string, registered: string): boolean {
-  const a = createHash('sha256').update(presented).digest();
-  const b = createHash('sha256').update(registered).digest();
-  return timingSafeEqual(a, b) && presented.length === registered.length;
+  return digestMatches(presented, { digest: sha256(registered), length: registered.length });
 }
+
+/** A registered secret kept as its digest and length: hashed once, not at every request. */
+interface SecretDigest {
+  readonly digest: Buffer;
+  readonly length: number;
+}
+
+const sha256 = (s: string): Buffer => hash('sha256', s, 'buffer');
+
+function digestMatches(presented: string, registered: SecretDigest): boolean {
+  return timingSafeEqual(sha256(presented), registered.digest) && presented.length === registered.length;
+}
+
+/** Compared against when the client is unknown, so unknown ids cost the same as a real comparison. */
+const NO_SECRET: SecretDigest = { digest: sha256('\u0000no such client'), length: MIN_SECRET_LENGTH };
 
 /** RFC 6749 §2.3.1: client id and secret in Basic are form-urlencoded before base64. */
 function formDecode(s: string): string | undefined {
@@ -155,9 +168,13 @@ function formDecode(s: string): string | undefined {
 /** The registered clients, by id (a Map: no prototype keys). */
 export class ClientRegistry {
   readonly #clients: ReadonlyMap<string, ClientMetadata>;
+  readonly #secrets: ReadonlyMap<string, SecretDigest>;
 
   constructor(clients: readonly ClientMetadata[]) {
     this.#clients = new Map(clients.map((c) => [c.client_id, c]));
+    this.#secrets = new Map(
+      clients.filter((c) => c.client_secret !== undefined).map((c) => [c.client_id, { digest: sha256(c.client_secret!), length: c.client_secret!.length }]),
+    );
   }
 
   get(clientId: string | undefined): ClientMetadata | undefined {
@@ -204,11 +221,11 @@ export class ClientRegistry {
     const client = this.get(clientId);
     if (!client) {
       // Spend the same work as a real comparison, so unknown ids are not told apart by timing.
-      secretsEqual(secret ?? '', 'x'.repeat(MIN_SECRET_LENGTH));
+      digestMatches(secret ?? '', NO_SECRET);
       throw fail('client authentication failed');
     }
     if (client.token_endpoint_auth_method !== method) throw fail('client authentication failed');
-    if (method !== 'none' && !secretsEqual(secret ?? '', client.client_secret!)) throw fail('client authentication failed');
+    if (method !== 'none' && !digestMatches(secret ?? '', this.#secrets.get(client.client_id)!)) throw fail('client authentication failed');
     return client;
   }
 }
