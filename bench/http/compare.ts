@@ -11,9 +11,11 @@
  * redis-server: round trips are counted by each child's client, commands by `INFO commandstats`
  * deltas on that system's server.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedisAdmin } from '../lib/redis-traffic.js';
-import { medianIndex, round } from '../lib/stats.js';
+import { median, medianIndex, round } from '../lib/stats.js';
 import { createPeerHttpDriver, startPeerServer, PHASES, type PeerHttpDriver, type PeerServer, type Phase, type PhaseResult } from '../peer/http.js';
 
 const OUR_ENTRY = fileURLToPath(new URL('./server.ts', import.meta.url));
@@ -26,6 +28,10 @@ export interface PhaseRun extends PhaseResult {
   redis_commands_per_request?: number;
   /** Redis only: the commands behind that figure. */
   redis_commands?: Record<string, number>;
+  /** Redis only: CPU time of the redis-server per request (INFO cpu delta), µs. */
+  redis_cpu_us_per_request?: number;
+  /** Server CPU time (user + system, all threads) per checked response, µs: steadier than req/s on a busy machine. */
+  server_cpu_us_per_request: number;
 }
 
 export interface HttpPhaseSummary {
@@ -35,11 +41,23 @@ export interface HttpPhaseSummary {
   p50_ms: number;
   p99_ms: number;
   server_cpu_pct: number;
+  /** Median over rounds. */
+  server_cpu_us_per_request: number;
   round_trips_per_request?: number;
   redis_commands_per_request?: number;
+  /** Median over rounds. */
+  redis_cpu_us_per_request?: number;
   rounds_requests_per_sec: number[];
   failed_checks: number;
 }
+
+/** Both systems on one endpoint; rounds of the two ran back to back. */
+export type HttpPhasePair = Record<System, HttpPhaseSummary> & {
+  /** ours ÷ peer in requests/s: the median over rounds of the ratio within each round. */
+  ratio: number;
+  /** peer ÷ ours in server CPU per request, the same way (above 1: ours serves a request with less CPU). */
+  cpu_ratio: number;
+};
 
 export interface HttpSection {
   backend: 'memory' | 'redis';
@@ -47,7 +65,7 @@ export interface HttpSection {
   duration_s: number;
   warmup_s: number;
   connections: number;
-  phases: Record<Phase, Record<System, HttpPhaseSummary>>;
+  phases: Record<Phase, HttpPhasePair>;
   runs: Record<System, PhaseRun[]>;
   /** All checks of every run (warm-ups and calibration included), per system. */
   checks: Record<System, { ok: number; failed: number; first_failure?: string }>;
@@ -64,9 +82,8 @@ export interface HttpCompareOptions {
   connections?: number;
   /** Codes redeemed once per system before round 1 (warm-up and first rate estimate). */
   calibrationCodes: number;
-  /** Extra node flags for our child (e.g. `--cpu-prof --cpu-prof-dir DIR`). */
-  ourExecArgv?: string[];
-  peerExecArgv?: string[];
+  /** Write a CPU profile of our child for each measured run (not the warm-ups) into this directory. */
+  profileDir?: string;
   log: (line: string) => void;
 }
 
@@ -84,7 +101,7 @@ async function start(system: System, o: HttpCompareOptions): Promise<Side> {
   const server = await startPeerServer({
     adapter: o.backend,
     ...(redisUrl && { redisUrl }),
-    ...(system === 'ours' ? { entry: OUR_ENTRY, label: 'our server', execArgv: o.ourExecArgv ?? [] } : { execArgv: o.peerExecArgv ?? [] }),
+    ...(system === 'ours' && { entry: OUR_ENTRY, label: 'our server' }),
   });
   const driver = createPeerHttpDriver(server, system === 'ours' ? { userinfoPath: '/userinfo' } : {});
   const admin = o.backend === 'redis' && redisUrl ? await RedisAdmin.connect(redisUrl) : undefined;
@@ -100,13 +117,20 @@ async function mintUpTo(side: Side, wanted: number): Promise<void> {
   }
 }
 
-async function measured(side: Side, phase: Phase, o: HttpCompareOptions): Promise<PhaseRun> {
+async function measured(side: Side, phase: Phase, o: HttpCompareOptions, profilePath?: string): Promise<PhaseRun> {
   const connections = o.connections ?? 10;
   if (o.warmup > 0) await side.driver.run(phase, { duration: o.warmup, connections });
   const before = await side.admin?.commandCalls();
-  const res: PhaseRun = await side.driver.run(phase, { duration: o.duration, connections });
+  const cpu0 = await side.admin?.cpuSeconds();
+  if (profilePath) await side.server.call('profileStart');
+  const run = await side.driver.run(phase, { duration: o.duration, connections });
+  if (profilePath) await side.server.call('profileStop', { path: profilePath });
+  const cpu1 = await side.admin?.cpuSeconds();
   const after = await side.admin?.commandCalls();
-  const requests = res.ok + res.failed_checks;
+  const requests = run.ok + run.failed_checks;
+  // server_cpu_pct is CPU time over the run's wall time
+  const res: PhaseRun = { ...run, server_cpu_us_per_request: requests ? Math.round((run.server_cpu_pct * 1e4 * run.duration_s) / requests) : NaN };
+  if (cpu0 !== undefined && cpu1 !== undefined && requests > 0) res.redis_cpu_us_per_request = round(((cpu1 - cpu0) * 1e6) / requests, 1);
   if (before && after && requests > 0) {
     res.redis_commands_per_request = round((after.total - before.total) / requests, 2);
     const delta: Record<string, number> = {};
@@ -126,8 +150,10 @@ function summarize(runs: PhaseRun[]): HttpPhaseSummary {
     p50_ms: m.p50_ms,
     p99_ms: m.p99_ms,
     server_cpu_pct: m.server_cpu_pct,
+    server_cpu_us_per_request: median(runs.map((r) => r.server_cpu_us_per_request)),
     ...(m.round_trips_per_request !== undefined && { round_trips_per_request: m.round_trips_per_request }),
     ...(m.redis_commands_per_request !== undefined && { redis_commands_per_request: m.redis_commands_per_request }),
+    ...(m.redis_cpu_us_per_request !== undefined && { redis_cpu_us_per_request: median(runs.map((r) => r.redis_cpu_us_per_request!)) }),
     rounds_requests_per_sec: runs.map((r) => r.requests_per_sec),
     failed_checks: runs.reduce((a, r) => a + r.failed_checks, 0),
   };
@@ -136,6 +162,7 @@ function summarize(runs: PhaseRun[]): HttpPhaseSummary {
 /** Both systems, every endpoint, alternating; medians over rounds. */
 export async function runHttpCompare(o: HttpCompareOptions): Promise<HttpSection> {
   const sides = {} as Record<System, Side>;
+  if (o.profileDir) mkdirSync(o.profileDir, { recursive: true });
   try {
     for (const system of SYSTEMS) sides[system] = await start(system, o);
     const runs: Record<System, PhaseRun[]> = { ours: [], peer: [] };
@@ -164,7 +191,8 @@ export async function runHttpCompare(o: HttpCompareOptions): Promise<HttpSection
         }
         for (const system of order) {
           const side = sides[system];
-          const res = await measured(side, phase, o);
+          const profilePath = o.profileDir && system === 'ours' ? join(o.profileDir, `ours-${o.backend}-${phase}-r${r + 1}.cpuprofile`) : undefined;
+          const res = await measured(side, phase, o, profilePath);
           if (phase === 'code_exchange') side.rate = Math.max(side.rate, res.requests_per_sec);
           runs[system].push(res);
           o.log(
@@ -178,9 +206,13 @@ export async function runHttpCompare(o: HttpCompareOptions): Promise<HttpSection
 
     const phases = {} as HttpSection['phases'];
     for (const phase of PHASES) {
+      const ours = runs.ours.filter((x) => x.phase === phase);
+      const peer = runs.peer.filter((x) => x.phase === phase);
       phases[phase] = {
-        ours: summarize(runs.ours.filter((x) => x.phase === phase)),
-        peer: summarize(runs.peer.filter((x) => x.phase === phase)),
+        ours: summarize(ours),
+        peer: summarize(peer),
+        ratio: round(median(ours.map((x, i) => x.requests_per_sec / peer[i]!.requests_per_sec)), 2),
+        cpu_ratio: round(median(ours.map((x, i) => peer[i]!.server_cpu_us_per_request / x.server_cpu_us_per_request)), 2),
       };
     }
     const checks = {} as HttpSection['checks'];

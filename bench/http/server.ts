@@ -11,13 +11,17 @@
  *   mint { n, concurrency? } -> string[]: n code values, each after its own login + consent
  *   stats                    -> { redis: { roundTrips, commands } | null, memory, cpu }
  *   resetStats               -> true
+ *   profileStart             -> true: starts the CPU profiler (bench/run.ts --profile)
+ *   profileStop { path }     -> path: stops it and writes a .cpuprofile there
  *   close                    -> true, then the process exits
  *
  * With `--adapter redis` the provider runs exactly as `REDIS_URL=… npm start` does
  * (examples/provider/redis.ts: the tree in RedisStore, browser sessions in connect-redis, one
  * client); every round trip of that client is counted.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session as InspectorSession } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { countAllRoundTrips } from '../lib/redis-traffic.js';
@@ -97,7 +101,9 @@ async function shutdown(): Promise<void> {
   await redis?.close();
 }
 
-async function handle(msg: { cmd: string; n?: number; concurrency?: number }): Promise<unknown> {
+let profiler: InspectorSession | undefined;
+
+async function handle(msg: { cmd: string; n?: number; concurrency?: number; path?: string }): Promise<unknown> {
   switch (msg.cmd) {
     case 'mint': {
       const n = Number(msg.n);
@@ -115,6 +121,21 @@ async function handle(msg: { cmd: string; n?: number; concurrency?: number }): P
     case 'resetStats':
       if (traffic) traffic.roundTrips = 0;
       return true;
+    case 'profileStart':
+      profiler = new InspectorSession();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.post('Profiler.start');
+      return true;
+    case 'profileStop': {
+      if (!profiler || typeof msg.path !== 'string') throw new Error('profileStop needs a started profiler and a path');
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      writeFileSync(msg.path, JSON.stringify(profile));
+      return msg.path;
+    }
     case 'close':
       await shutdown();
       setImmediate(() => process.exit(0));

@@ -104,6 +104,15 @@ export class RedisAdmin {
     return { total, byCommand };
   }
 
+  /** CPU seconds the redis-server process has used (INFO cpu: user + sys, main thread included). */
+  async cpuSeconds(): Promise<number> {
+    const info = String(await this.#client.sendCommand(['INFO', 'cpu']));
+    const user = /used_cpu_user:([\d.]+)/.exec(info);
+    const sys = /used_cpu_sys:([\d.]+)/.exec(info);
+    if (!user || !sys) throw new Error('INFO cpu without used_cpu_user/sys');
+    return Number(user[1]) + Number(sys[1]);
+  }
+
   async close(): Promise<void> {
     await this.#client.close().catch(() => {});
   }
