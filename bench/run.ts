@@ -134,8 +134,7 @@ function targetOf(id: string, r: number, rts?: number): Row['target'] | undefine
 function buildRows(model: readonly ModelSection[], memory: BenchResult['memory'], http: readonly HttpSection[]): Row[] {
   const rows: Row[] = [];
   for (const s of model) {
-    const labels = [...MODEL_OPS.map((op) => [op.id, op.label] as const), ['full_flow', 'full flow: login + code mint + code exchange (sum of the three)'] as const];
-    for (const [id, label] of labels) {
+    for (const { id, label } of MODEL_OPS) {
       const p = s.ops[id];
       const rowId = `model.${s.backend}.${id}`;
       const target = targetOf(rowId, p.ratio);
