@@ -92,5 +92,12 @@ export function createMinimalApp(manager = new SessionManager()): express.Expres
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number(process.env.PORT ?? 3001);
-  createMinimalApp().listen(port, '127.0.0.1', () => console.log(`minimal example on http://localhost:${port}`));
+  createMinimalApp().listen(port, '127.0.0.1', (e?: Error) => {
+    // Express 5 hands a listen error (EADDRINUSE, EACCES) to this callback instead of listening.
+    if (e) {
+      console.error(`cannot listen on 127.0.0.1:${port}: ${(e as NodeJS.ErrnoException).code ?? e.message} (set PORT to use another port)`);
+      process.exit(1);
+    }
+    console.log(`minimal example on http://localhost:${port}`);
+  });
 }

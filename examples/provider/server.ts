@@ -31,16 +31,20 @@ async function main(): Promise<void> {
     ...(redis && { treeStore: redis.treeStore, sessionStore: redis.sessionStore }),
     logger: log,
   });
-  const server: Server = app.listen(env.port, env.host, () => {
+  const cannotListen = (e: NodeJS.ErrnoException) => {
+    const hint = e.code === 'EADDRINUSE' ? ' (the port is taken: stop the other server or set PORT)' : '';
+    log.error(`cannot listen on ${env.host}:${env.port}: ${e.code ?? e.message}${hint}`);
+    process.exit(1);
+  };
+  const server: Server = app.listen(env.port, env.host, (e?: Error) => {
+    // Express 5 hands a listen error (EADDRINUSE, EACCES) to this callback instead of listening.
+    if (e) return cannotListen(e);
     log.info(`OpenID provider ${env.issuer} listening on ${env.host}:${env.port}`);
     log.info(`store: ${redis ? 'Redis (session tree and browser sessions)' : 'in memory'}`);
     log.info(`discovery: ${env.issuer}/.well-known/openid-configuration · account: ${env.issuer}/account`);
     log.info(`clients: ${clients.map((c) => c.client_id).join(', ')} · users: ${users.map((u) => u.username).join(', ')}`);
   });
-  server.on('error', (e) => {
-    log.error(`cannot listen on ${env.host}:${env.port}: ${(e as NodeJS.ErrnoException).code ?? e.message}`);
-    process.exit(1);
-  });
+  server.on('error', cannotListen); // Express 4 emits it here instead
   const stop = () => {
     server.close();
     server.closeAllConnections();

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { SessionManager } from '../../src/index.js';
 import { createMinimalApp } from '../../examples/minimal/app.js';
 import { freePort } from '../helpers/redis-server.js';
+import { runOnTakenPort } from './helpers/taken-port.js';
 
 const secrets = { sessionIdKeys: [{ kid: 'k', key: randomBytes(32) }], subjectSalt: randomBytes(32) };
 const REDIRECT = 'http://localhost:3001/cb';
@@ -90,5 +91,13 @@ describe('examples/minimal', () => {
     } finally {
       child.kill('SIGTERM');
     }
+  });
+
+  it('npm run start:minimal on a taken port: a clear error, exit code 1, no "minimal example on" line', async function () {
+    this.timeout(30_000);
+    const r = await runOnTakenPort('examples/minimal/app.ts');
+    assert.equal(r.code, 1, `exit code (stdout: ${r.stdout} stderr: ${r.stderr})`);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${r.port}: EADDRINUSE`));
+    assert.doesNotMatch(r.stdout, /minimal example on/);
   });
 });

@@ -10,6 +10,7 @@ import { generateKeys, KeysConfigError, loadKeys } from '../../examples/provider
 import { parseUsers, UserConfigError } from '../../examples/provider/users.js';
 import { escapeHtml } from '../../examples/provider/html.js';
 import { freePort } from '../helpers/redis-server.js';
+import { runOnTakenPort } from './helpers/taken-port.js';
 
 describe('examples/provider configuration', () => {
   let dir: string;
@@ -141,5 +142,13 @@ describe('examples/provider configuration', () => {
     } finally {
       child.kill('SIGTERM');
     }
+  });
+
+  it('npm start on a taken port: a clear error, exit code 1, no "listening" line', async function () {
+    this.timeout(30_000);
+    const r = await runOnTakenPort('examples/provider/server.ts', { KEYS_FILE: join(dir, 'keys.json'), REDIS_URL: '' });
+    assert.equal(r.code, 1, `exit code (stdout: ${r.stdout} stderr: ${r.stderr})`);
+    assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${r.port}: EADDRINUSE .*set PORT`));
+    assert.doesNotMatch(r.stdout, /listening/);
   });
 });
