@@ -5,6 +5,7 @@
  */
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
+import { sectorIdentifierOf } from '../../src/index.js';
 import { OAuthError } from './oauth-errors.js';
 import { optionalParam, paramsOf } from './params.js';
 
@@ -241,4 +242,12 @@ export function redirectSources(clients: readonly ClientMetadata[]): string[] {
     }
   }
   return [...sources];
+}
+
+/**
+ * How this client's `sub` is computed (OIDC Core §8): the subject options of its grants, and of
+ * `manager.subjectFor` when a presented ID token must name a given user.
+ */
+export function subjectOptionsOf(client: ClientMetadata): { subType: 'public' | 'pairwise'; sectorIdentifier?: string } {
+  return client.subject_type === 'pairwise' ? { subType: 'pairwise', sectorIdentifier: sectorIdentifierOf(client) } : { subType: 'public' };
 }

@@ -684,6 +684,20 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     return createHmac('sha256', this.#o.sidKey).update(encodeParts([browserSessionId, clientId])).digest('base64url');
   }
 
+  /**
+   * The `sub` that grants of `userId` get with this subject type (and sector, for `pairwise`): the
+   * value of their ID tokens' `sub`. Lets a provider check that a presented ID token, such as a
+   * logout `id_token_hint`, names the signed-in user. Ephemeral subjects are fresh per grant and
+   * cannot be recomputed ({@link InvalidInput}).
+   */
+  subjectFor(userId: string, options: { subType?: 'public' | 'pairwise'; sectorIdentifier?: string } = {}): string {
+    requireId(userId, 'userId');
+    const o = requirePlainObject(options, 'subject options') as { subType?: unknown; sectorIdentifier?: unknown };
+    const subType = o.subType ?? 'public';
+    if (subType !== 'public' && subType !== 'pairwise') throw new InvalidInput('subType must be public or pairwise (ephemeral subjects cannot be recomputed)');
+    return this.#sub(subType, userId, optionalId(o.sectorIdentifier, 'sectorIdentifier'));
+  }
+
   /** Logout notices for grants and the browser sessions that ended with them. */
   logoutNotices(grants: readonly GrantContext[], browserSessionIds: readonly string[]): LogoutNotice[] {
     // Array.from: holes of a sparse array become undefined and are refused, never destructured.

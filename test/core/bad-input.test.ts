@@ -450,7 +450,7 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
     await check(cases);
   });
 
-  covers('getSessionInfo', 'getSessionInfoByToken', 'revokeToken', 'validateToken', 'introspect', 'purgeExpired', 'dump', 'load', 'sidFor', 'logoutNotices', 'sessionIdOf');
+  covers('getSessionInfo', 'getSessionInfoByToken', 'revokeToken', 'validateToken', 'introspect', 'purgeExpired', 'dump', 'load', 'sidFor', 'subjectFor', 'logoutNotices', 'sessionIdOf');
   it('option objects of every other method: wrong types are InvalidInput', async () => {
     const v = fx.f.access;
     await check([
@@ -468,6 +468,11 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
       ...[0, -1, 1.5, NaN, Infinity, '10'].map((l) => [`purgeExpired limit ${String(l)}`, () => m.purgeExpired(any({ limit: l })), InvalidInput] as Case),
       ...BAD_IDS.map(([l, x]) => [`sidFor browser session ${l}`, () => m.sidFor(any(x), 'app'), InvalidInput] as Case),
       ...BAD_IDS.map(([l, x]) => [`sidFor client ${l}`, () => m.sidFor('bs', any(x)), InvalidInput] as Case),
+      ...BAD_IDS.map(([l, x]) => [`subjectFor userId ${l}`, () => m.subjectFor(any(x)), InvalidInput] as Case),
+      ...NOT_OBJECTS.map(([l, o]) => [`subjectFor options ${l}`, () => m.subjectFor('alice', any(o)), InvalidInput] as Case),
+      ...['ephemeral', '__proto__', 'Public', 1].map((t) => [`subjectFor subType ${String(t)}`, () => m.subjectFor('alice', any({ subType: t })), InvalidInput] as Case),
+      ['subjectFor pairwise without sector', () => m.subjectFor('alice', { subType: 'pairwise' }), InvalidInput],
+      ...BAD_IDS.map(([l, x]) => [`subjectFor sectorIdentifier ${l}`, () => m.subjectFor('alice', any({ subType: 'pairwise', sectorIdentifier: x })), InvalidInput] as Case),
       ['logoutNotices grants null', () => m.logoutNotices(any(null), []), InvalidInput],
       ['logoutNotices grants [null]', () => m.logoutNotices(any([null]), []), InvalidInput],
       ['logoutNotices grants [{}]', () => m.logoutNotices(any([{}]), []), InvalidInput],

@@ -124,6 +124,7 @@ function callArb(p: Pools): fc.Arbitrary<Call> {
     call('isBrowserSessionLive', uid, bsid),
     call('endBrowserSession', uid, bsid),
     call('sidFor', bsid, cid),
+    call('subjectFor', uid, opt({ subType: fc.oneof(fc.constantFrom('public', 'pairwise', 'ephemeral'), anyValue), sectorIdentifier: fc.oneof(cid, anyValue) })),
     call('sessionIdOf', opt({ userId: uid, clientId: cid, grantId: anyValue })),
     call('openSessionId', sid),
     call('logoutNotices', fc.oneof(fc.array(fc.oneof(hostileObject, fc.record({ grant: hostileObject })), { maxLength: 2 }), wrongType), fc.oneof(fc.array(anyValue, { maxLength: 2 }), wrongType)),

@@ -11,8 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import { sectorIdentifierOf } from '../../../src/index.js';
-import { secretsEqual, type ClientMetadata } from '../clients.js';
+import { secretsEqual, subjectOptionsOf, type ClientMetadata } from '../clients.js';
 import { backchannel } from '../backchannel.js';
 import { SUPPORTED_SCOPES, type Provider } from '../context.js';
 import { csrfToken, csrfValid } from '../csrf.js';
@@ -204,8 +203,7 @@ export function authorizeRoutes(p: Provider): Router {
       clientId: ar.clientId,
       authRequest: { client_id: ar.clientId, response_type: 'code', scope: ar.scope.join(' '), redirect_uri: ar.redirectUri },
       scopes: ar.scope,
-      subType: client.subject_type,
-      ...(client.subject_type === 'pairwise' && { sectorIdentifier: sectorIdentifierOf(client) }),
+      ...subjectOptionsOf(client),
     });
     const code = await req.oidcSessions.issueCode(sessionId, {
       redirectUri: ar.redirectUri,

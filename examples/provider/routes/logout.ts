@@ -2,7 +2,8 @@
  * OpenID Connect RP-Initiated Logout 1.0 with Back-Channel Logout 1.0.
  *
  * GET or POST /session/end validates `id_token_hint` (our signature and issuer; an expired
- * hint is fine, §2), `client_id`, `post_logout_redirect_uri` (only a URI registered for that
+ * hint is fine, §2; while someone is signed in, its `sub` must be that user's at the hint's
+ * client, §2 and §3), `client_id`, `post_logout_redirect_uri` (only a URI registered for that
  * client, §3) and `state`, then asks the signed-in user to confirm (a form with a CSRF token).
  * Confirming logs the browser session out through the middleware, which returns who must be
  * told; each such client with a `backchannel_logout_uri` gets a logout token.
@@ -10,6 +11,7 @@
 import { Router, type Request, type Response } from 'express';
 import { compactVerify, decodeJwt, type JWTPayload } from 'jose';
 import { backchannel } from '../backchannel.js';
+import { subjectOptionsOf } from '../clients.js';
 import type { Provider } from '../context.js';
 import { csrfToken, csrfValid } from '../csrf.js';
 import { OAuthError } from '../oauth-errors.js';
@@ -43,14 +45,18 @@ export function logoutRoutes(p: Provider): Router {
     }
   }
 
-  async function parse(params: Readonly<Record<string, unknown>>): Promise<LogoutRequest> {
+  /** `userId`: who is signed in (undefined: nobody, so the hint can name nobody else). */
+  async function parse(params: Readonly<Record<string, unknown>>, userId: string | undefined): Promise<LogoutRequest> {
     const hint = optionalParam(params, 'id_token_hint', LIMITS.token);
     let clientId = optionalParam(params, 'client_id', 256);
     const redirect = optionalParam(params, 'post_logout_redirect_uri', LIMITS.uri);
     const state = optionalParam(params, 'state', LIMITS.state);
+    /** The hint's subject: null without a hint, undefined if a hint had no string `sub`. */
+    let hintSub: string | undefined | null = null;
     if (hint !== undefined) {
       const claims = await verifyHint(hint);
       if (!claims) throw new OAuthError('invalid_request', 'id_token_hint is not an ID token issued by this provider');
+      hintSub = typeof claims.sub === 'string' ? claims.sub : undefined;
       const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
       const hinted = typeof claims.azp === 'string' ? claims.azp : aud.length === 1 ? aud[0] : undefined;
       if (clientId !== undefined && !aud.includes(clientId)) throw new OAuthError('invalid_request', 'client_id does not match id_token_hint');
@@ -58,6 +64,12 @@ export function logoutRoutes(p: Provider): Router {
     }
     const client = p.clients.get(clientId);
     if (clientId !== undefined && !client) throw new OAuthError('invalid_request', 'unknown client_id');
+    if (hintSub !== null && userId !== undefined && (!client || hintSub !== p.manager.subjectFor(userId, subjectOptionsOf(client)))) {
+      // §2/§3: a hint about another user is suspect (a stolen or stale ID token): neither log the
+      // signed-in user out on its word nor send the browser to its client. A hint of the same user
+      // from an older browser session has the same sub (sub is per user and client, not session).
+      throw new OAuthError('invalid_request', 'id_token_hint does not belong to the signed-in end-user');
+    }
     if (redirect !== undefined) {
       // §3: redirect only to a URI registered for the client identified by the hint or client_id.
       if (!client) throw new OAuthError('invalid_request', 'post_logout_redirect_uri needs id_token_hint or client_id');
@@ -90,14 +102,14 @@ export function logoutRoutes(p: Provider): Router {
 
   async function endSession(req: Request, res: Response): Promise<void> {
     const params = paramsOf(req.method === 'POST' ? req.body : req.query);
+    const userId = req.oidcSessions.userId;
     let lr: LogoutRequest;
     try {
-      lr = await parse(params);
+      lr = await parse(params, userId);
     } catch (e) {
       if (e instanceof OAuthError) return sendPage(res, 400, errorPage(e.error, e.description));
       throw e;
     }
-    const userId = req.oidcSessions.userId;
     if (userId === undefined) {
       if (req.method === 'POST' && params.resubmitted !== '1') {
         // A cross-site POST carries no SameSite=Lax cookie, so "nobody is signed in" may be

@@ -469,7 +469,7 @@ export function providerSuite(label: string, makeStores: () => Promise<StoreSetu
         assert.ok(op.logs.some((l) => /back-channel logout to client "app" answered 500/.test(l)));
       });
 
-      it('refuses unregistered post_logout_redirect_uri and foreign id_token_hint', async () => {
+      it('refuses unregistered post_logout_redirect_uri and a forged id_token_hint', async () => {
         const agent = new Agent();
         const a = await signIn(agent, app, rp.redirectUri, alice);
         const bad = oidc.buildEndSessionUrl(app, { id_token_hint: a.tokens.id_token!, post_logout_redirect_uri: 'http://127.0.0.1:1/evil' });
@@ -482,6 +482,44 @@ export function providerSuite(label: string, makeStores: () => Promise<StoreSetu
         const forged = await agent.request(`${op.issuer}/session/end?id_token_hint=${forgedHint}`);
         assert.equal(forged.status, 400);
         assert.equal((await userinfoStatus(a.tokens.access_token)).status, 200, 'still signed in');
+      });
+
+      it("refuses another user's id_token_hint (public and pairwise sub), no redirect; the same user's hint from an older browser session works", async () => {
+        const aliceBrowser = new Agent();
+        const aliceApp = await signIn(aliceBrowser, app, rp.redirectUri, alice);
+        const aliceSpa = await signIn(aliceBrowser, spa, rp.redirectUri, alice);
+        const bobBrowser = new Agent();
+        const bobApp = await signIn(bobBrowser, app, rp.redirectUri, bob);
+        const foreign: Array<[string, URL]> = [
+          ['with a redirect', oidc.buildEndSessionUrl(app, { id_token_hint: aliceApp.tokens.id_token!, post_logout_redirect_uri: rp.postLogoutRedirectUri, state: 's' })],
+          ['alone', oidc.buildEndSessionUrl(app, { id_token_hint: aliceApp.tokens.id_token! })],
+          ['pairwise sub', oidc.buildEndSessionUrl(spa, { id_token_hint: aliceSpa.tokens.id_token! })],
+        ];
+        for (const [label, url] of foreign) {
+          for (const res of [await bobBrowser.request(url), await bobBrowser.request(`${op.issuer}/session/end`, { form: Object.fromEntries(url.searchParams) })]) {
+            assert.equal(res.status, 400, label);
+            assert.equal(res.headers.get('location'), null, 'no redirect to the hint\'s client');
+            assert.match(await res.text(), /id_token_hint does not belong to the signed-in end-user/);
+          }
+        }
+        // Nothing was parked for a confirmation, nobody was signed out, no client was told.
+        const confirm = await bobBrowser.request(`${op.issuer}/session/end/confirm`, { form: { logout: 'yes' } });
+        assert.equal(confirm.status, 400);
+        assert.equal((await userinfoStatus(bobApp.tokens.access_token)).status, 200, 'bob still signed in');
+        assert.equal((await userinfoStatus(aliceApp.tokens.access_token)).status, 200, 'alice still signed in');
+        assert.equal(rp.logoutTokens.length, 0);
+
+        // Alice in a second browser (another sid) may use the hints of her first session, pairwise too.
+        const second = new Agent();
+        const again = await signIn(second, app, rp.redirectUri, alice);
+        assert.notEqual(again.claims.sid, aliceApp.claims.sid, 'another browser session');
+        const pairwiseHint = await second.walk(oidc.buildEndSessionUrl(spa, { id_token_hint: aliceSpa.tokens.id_token! }), atRp);
+        assert.equal(pairwiseHint.response?.status, 200);
+        assert.ok(formsOf(await pairwiseHint.response!.text()).some((f) => f.buttons.some((b) => b.name === 'logout')), 'a confirmation form');
+        const landed = await logoutVia(second, oidc.buildEndSessionUrl(app, { id_token_hint: aliceApp.tokens.id_token!, post_logout_redirect_uri: rp.postLogoutRedirectUri, state: 'bye' }));
+        assert.equal(landed.href, `${rp.postLogoutRedirectUri}?state=bye`);
+        assert.equal((await userinfoStatus(again.tokens.access_token)).status, 401, 'the second browser is signed out');
+        assert.equal((await userinfoStatus(aliceApp.tokens.access_token)).status, 200, 'the first browser is not');
       });
     });
 
