@@ -84,13 +84,32 @@ export async function notifyBackchannel(
           if (!ok) options.log(`back-channel logout to client ${JSON.stringify(n.clientId)} answered ${res.status}`);
           return { clientId: n.clientId, ok, status: res.status };
         } catch (e) {
-          options.log(`back-channel logout to client ${JSON.stringify(n.clientId)} failed: ${(e as Error).name}`);
+          options.log(`back-channel logout to client ${JSON.stringify(n.clientId)} failed: ${deliveryFailure(e, options.timeoutMs)}`);
           return { clientId: n.clientId, ok: false };
         }
       })(),
     );
   }
   return Promise.all(jobs);
+}
+
+/**
+ * Why a delivery failed, for the log. fetch rejects with a bare `TypeError: fetch failed` and keeps
+ * the reason in `cause` (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, …), so that is what is reported:
+ * its code and its message, which comes from the network layer (the token travels in the body and
+ * is never part of it). The rejection's own message is never used: it can quote the URI.
+ */
+function deliveryFailure(e: unknown, timeoutMs: number): string {
+  const err = e as { name?: unknown; cause?: unknown } | null | undefined;
+  if (err?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  const cause = err?.cause as { name?: unknown; code?: unknown; message?: unknown; errors?: unknown } | null | undefined;
+  // Several addresses tried (happy eyeballs): an AggregateError whose members carry the codes.
+  const members = Array.isArray(cause?.errors) ? (cause.errors as Array<{ code?: unknown }>) : [];
+  const code = [cause?.code, ...members.map((m) => m?.code)].find((c): c is string => typeof c === 'string');
+  const message = typeof cause?.message === 'string' && cause.message !== '' ? cause.message.slice(0, 200) : undefined;
+  if (code !== undefined) return message !== undefined ? `${code} (${message})` : code;
+  if (message !== undefined) return `${typeof cause?.name === 'string' ? cause.name : 'Error'}: ${message}`;
+  return typeof err?.name === 'string' ? err.name : 'unknown error';
 }
 
 /** Sends back-channel logout tokens for `notices` with the provider's settings. */
