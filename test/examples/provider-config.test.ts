@@ -44,6 +44,23 @@ describe('examples/provider configuration', () => {
     assert.deepEqual(users.map((u) => u.username), ['alice', 'bob']);
   });
 
+  it("the README's demo-client table matches clients.json (ids, secrets, redirect and post-logout URIs, back-channel URI)", () => {
+    const readme = readFileSync('examples/provider/README.md', 'utf8');
+    const rows = new Map(
+      [...readme.matchAll(/^\| `([^`]+)` \|(.*)\|$/gm)].map((m) => [m[1]!, m[2]!.split(' | ').map((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((x) => x[1]!))]),
+    );
+    const clients = parseClients(JSON.parse(readFileSync('examples/provider/clients.json', 'utf8')));
+    for (const c of clients) {
+      const row = rows.get(c.client_id);
+      assert.ok(row, `no README row for ${c.client_id}`);
+      const [kind, secret, redirects, postLogout] = row;
+      assert.deepEqual(secret, c.client_secret === undefined ? [] : [c.client_secret], `${c.client_id} secret`);
+      assert.deepEqual(redirects, c.redirect_uris, `${c.client_id} redirect URIs`);
+      assert.deepEqual(postLogout, c.post_logout_redirect_uris, `${c.client_id} post-logout redirect URIs`);
+      if (c.backchannel_logout_uri !== undefined) assert.ok(kind!.includes(c.backchannel_logout_uri), `${c.client_id} back-channel URI`);
+    }
+  });
+
   it('client registrations are validated with clear messages', () => {
     const ok = { client_id: 'a', client_secret: 's'.repeat(16), redirect_uris: ['https://a.example/cb'] };
     const c = parseClients([ok])[0]!;
