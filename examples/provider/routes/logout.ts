@@ -37,9 +37,12 @@ export function logoutRoutes(p: Provider): Router {
   /** The hint's claims when we signed it (expiry is not checked: RP-Initiated Logout §2). */
   async function verifyHint(token: string): Promise<JWTPayload | undefined> {
     try {
-      await compactVerify(token, p.signer.publicKey, { algorithms: ['ES256'] });
+      const { protectedHeader } = await compactVerify(token, p.signer.publicKey, { algorithms: ['ES256'] });
       const claims = decodeJwt(token);
-      return claims.iss === p.issuer ? claims : undefined;
+      // Only our ID tokens: the same key also signs logout tokens (typ logout+jwt, an `events`
+      // claim) and may sign JWT access tokens (typ at+jwt); neither is an id_token_hint.
+      const idToken = protectedHeader.typ === 'JWT' && claims.events === undefined;
+      return idToken && claims.iss === p.issuer ? claims : undefined;
     } catch {
       return undefined;
     }

@@ -484,6 +484,21 @@ export function providerSuite(label: string, makeStores: () => Promise<StoreSetu
         assert.equal((await userinfoStatus(a.tokens.access_token)).status, 200, 'still signed in');
       });
 
+      it('refuses a logout token (same key and issuer) as id_token_hint', async () => {
+        const other = new Agent();
+        const o = await signIn(other, app, rp.redirectUri, alice);
+        await logoutVia(other, oidc.buildEndSessionUrl(app, { id_token_hint: o.tokens.id_token! }));
+        await rp.waitForLogoutTokens(1);
+        const logoutToken = rp.logoutTokens.at(-1)!;
+        const agent = new Agent();
+        const a = await signIn(agent, app, rp.redirectUri, alice);
+        const res = await agent.request(oidc.buildEndSessionUrl(app, { id_token_hint: logoutToken, post_logout_redirect_uri: rp.postLogoutRedirectUri }));
+        assert.equal(res.status, 400);
+        assert.equal(res.headers.get('location'), null);
+        assert.match(await res.text(), /id_token_hint is not an ID token issued by this provider/);
+        assert.equal((await userinfoStatus(a.tokens.access_token)).status, 200, 'still signed in');
+      });
+
       it("refuses another user's id_token_hint (public and pairwise sub), no redirect; the same user's hint from an older browser session works", async () => {
         const aliceBrowser = new Agent();
         const aliceApp = await signIn(aliceBrowser, app, rp.redirectUri, alice);
