@@ -861,7 +861,11 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     token.expiresAt = expiresAt;
     token.revoked = false;
     token.epoch = ctx.user.epoch;
-    token.offline = (parent?.offline ?? false) || scope.includes('offline_access');
+    // Offline (OIDC Core §11) is what a refresh token and its products are. A code, and anything
+    // else minted straight from the grant at the front channel, is a product of the browser's
+    // login and dies with it; only a refresh token may be offline without a parent.
+    const offlineScope = scope.includes('offline_access');
+    token.offline = cls !== 'authorization_code' && (parent ? parent.offline || offlineScope : cls === 'refresh_token' && offlineScope);
     if (browserSessionId !== undefined) token.browserSessionId = browserSessionId;
     if (cls === 'refresh_token') {
       if (parent?.familyId !== undefined) token.familyId = parent.familyId;

@@ -439,6 +439,41 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.equal(sessions.browserSessions.length, 0);
       });
 
+      it('a code is never offline: one minted before the browser session ends or the user logs out everywhere is dead after it, whatever its scope', async () => {
+        const endings = {
+          'end of the browser session': { end: (bs: string) => m.endBrowserSession('alice', bs), reason: 'browser_session_ended', bsOnly: true },
+          'logoutUser keepOffline true': { end: () => m.logoutUser('alice', { keepOffline: true }), reason: 'user_logged_out', bsOnly: false },
+          'logoutUser keepOffline false': { end: () => m.logoutUser('alice', { keepOffline: false }), reason: 'client_session_revoked', bsOnly: false },
+        } as const;
+        for (const scope of ['openid', 'openid offline_access']) {
+          for (const [name, e] of Object.entries(endings)) {
+            const what = `${name}, scope "${scope}"`;
+            const bs = await m.startBrowserSession('alice', { validFor: 3600 });
+            const sid = await m.createSession({ userId: 'alice', authnEvent: {}, authRequest: authRequest('app', scope), browserSessionId: bs });
+            const bound = await m.mintToken(sid, 'authorization_code', { browserSessionId: bs });
+            const unbound = await m.mintToken(sid, 'authorization_code');
+            // Minted from the grant at the front channel like a code: also a product of the login.
+            const directAccess = await m.mintToken(sid, 'access_token', { browserSessionId: bs });
+            const earlier = await m.redeemCode((await m.mintToken(sid, 'authorization_code', { browserSessionId: bs })).value, { clientId: 'app' });
+            await e.end(bs);
+            const dead = e.bsOnly ? [bound, directAccess] : [bound, unbound, directAccess];
+            for (const t of dead) {
+              assert.equal(await active(m, t.value), false, `${what}: ${t.token.class} still active`);
+              assert.equal(t.token.offline, false, `${what}: ${t.token.class} minted offline`);
+            }
+            for (const code of e.bsOnly ? [bound] : [bound, unbound]) {
+              await rejectsWith(m.redeemCode(code.value, { clientId: 'app' }), InactiveToken, (err) => assert.equal(err.reason, e.reason, what));
+            }
+            // What a code produced keeps the offline policy: offline_access tokens outlive the
+            // login unless everything was revoked.
+            const survives = scope.includes('offline_access') && name !== 'logoutUser keepOffline false';
+            assert.equal(await active(m, earlier.accessToken.value), survives, `${what}: access token from an earlier code`);
+            if (earlier.refreshToken) assert.equal(await active(m, earlier.refreshToken.value), survives, `${what}: refresh token from an earlier code`);
+            assert.equal(earlier.refreshToken !== undefined, scope.includes('offline_access'));
+          }
+        }
+      });
+
       it('logoutUser of an unknown user is UnknownSession and writes nothing', async () => {
         await newSession(m, 'alice', 'app');
         const before = canonicalDump(await store.dump());

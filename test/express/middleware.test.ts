@@ -150,6 +150,19 @@ forEachConfiguration('oidcSessions middleware', (cfg, ctx) => {
     assert.equal((await agent.post('/logout').send({}).expect(200)).body.seen, false, 'a second logout sees nobody');
   });
 
+  it('a code issued before a logout cannot be redeemed after it, with or without offline_access (this browser or everywhere)', async () => {
+    for (const logout of [{}, { everywhere: true }, { everywhere: true, keepOffline: false }]) {
+      for (const scope of ['openid', 'openid offline_access']) {
+        const { agent } = await loggedIn(t);
+        const a = (await agent.get('/authorize').query({ ...AUTH2, scope }).expect(200)).body;
+        await agent.post('/logout').send(logout).expect(200);
+        const res = await request(t.url).post('/token').send({ code: a.code, client_id: 'app-two', redirect_uri: AUTH2.redirect_uri });
+        assert.equal(res.status, 400, `${JSON.stringify(logout)}, scope "${scope}": ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error, 'invalid_grant');
+      }
+    }
+  });
+
   it('logout destroys the old express-session record', async () => {
     const { agent, res } = await loggedIn(t);
     const id = sessionIdFrom(res)!;
