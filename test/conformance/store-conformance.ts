@@ -752,6 +752,10 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
           { ...good, grants: [{ ...good.grants[0], id: 42 }] },
           { ...good, tokens: [...good.tokens, { ...good.tokens[0], used: 'many' }] },
           JSON.parse(JSON.stringify(good).replace('"users":[', '"users":[{"__proto__":{"polluted":1},"userId":"x"},')),
+          // Holes after valid entries: a load that wrote as it went would leave those behind.
+          { ...good, tokens: [...good.tokens, , ,] },
+          { ...good, users: [...good.users, , ...good.users] },
+          { ...good, markers: new Array(2) },
         ];
         for (const b of bad) await rejectsWith(loaded.load(b), InvalidInput);
         assert.deepEqual(dumpCounts(await target.dump()), { users: 0, clients: 0, grants: 0, tokens: 0, markers: 0 });

@@ -513,6 +513,13 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
       ['token codeBinding method', tweak((d) => (d.tokens[0].codeBinding = { codeChallengeMethod: 'MD5' }))],
       ['marker usedAt string', tweak((d) => (d.markers[0].usedAt = 'then'))],
       ['proto-polluting user', JSON.parse(JSON.stringify(good).replace('"users":[', '"users":[{"__proto__":{"polluted":true}},'))],
+      // Holes (a JSON reviver or a hand-built dump can leave them): after valid entries, so a
+      // load that wrote as it went would have written those.
+      ['tokens with holes', tweak((d) => (d.tokens = [...d.tokens, , ,]))],
+      ['users with a hole', tweak((d) => (d.users = [...d.users, , ...d.users]))],
+      ['markers new Array(3)', tweak((d) => (d.markers = new Array(3)))],
+      ['grants that are a Proxy', tweak((d) => (d.grants = new Proxy(d.grants, {})))],
+      ['clients of an Array subclass', tweak((d) => (d.clients = Object.setPrototypeOf(d.clients, (class extends Array {}).prototype)))],
     ];
     for (const [label, data] of bad) {
       let err: unknown;
