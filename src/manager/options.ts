@@ -7,7 +7,7 @@ import type { SessionIdKey } from '../crypto/session-id.js';
 import type { SessionStore, ReusePolicy } from '../store/store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { UsageRules } from '../tree/records.js';
-import { DEFAULT_USAGE_RULES, normalizeRuleTable } from '../tree/usage-rules.js';
+import { DEFAULT_USAGE_RULES, MAX_LIFETIME_SECONDS, normalizeRuleTable } from '../tree/usage-rules.js';
 
 /** Secret material. Configure it in production: without it ids and `sub` die with the process (B-10). */
 export interface SessionSecrets {
@@ -86,8 +86,33 @@ function bytes(v: Uint8Array | string, name: string, min: number): Uint8Array {
 
 function seconds(v: unknown, name: string, fallback: number, min = 0): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidInput(`${name} must be a number ≥ ${min}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > MAX_LIFETIME_SECONDS) {
+    throw new InvalidInput(`${name} must be a number of seconds from ${min} to ${MAX_LIFETIME_SECONDS}`);
+  }
   return v;
+}
+
+/** Every method of {@link SessionStore}; the `satisfies` keeps the list complete as the contract grows. */
+const STORE_METHODS = Object.keys({
+  createGrant: 0, getUser: 0, getClient: 0, getGrant: 0, listGrants: 0, listTokens: 0, findToken: 0, addTokens: 0, consume: 0,
+  revokeGrant: 0, revokeClient: 0, revokeToken: 0, logoutUser: 0, addBrowserSession: 0, removeBrowserSession: 0, remove: 0,
+  purgeExpired: 0, dump: 0, load: 0,
+} satisfies Record<keyof SessionStore, 0>) as ReadonlyArray<keyof SessionStore>;
+
+/** A store of the wrong shape would fail at the first call, with a TypeError. */
+function checkedStore(store: unknown): SessionStore {
+  if (store === null || typeof store !== 'object') throw new InvalidInput('store must be a SessionStore');
+  for (const k of STORE_METHODS) {
+    if (typeof (store as Record<string, unknown>)[k] !== 'function') throw new InvalidInput(`store must be a SessionStore (no method ${k})`);
+  }
+  return store as SessionStore;
+}
+
+function checkedLogger(logger: unknown): { warn(message: string): void } {
+  if (logger === null || typeof logger !== 'object' || typeof (logger as { warn?: unknown }).warn !== 'function') {
+    throw new InvalidInput('logger must be an object with a warn(message) method');
+  }
+  return logger as { warn(message: string): void };
 }
 
 function policy(v: unknown, name: string): ReusePolicy {
@@ -99,7 +124,8 @@ function policy(v: unknown, name: string): ReusePolicy {
 export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInput('options must be an object');
   const o = options;
-  const logger = o.logger ?? console;
+  const logger = o.logger === undefined ? console : checkedLogger(o.logger);
+  const store = o.store === undefined ? new MemoryStore() : checkedStore(o.store);
   let secrets = o.secrets;
   if (!secrets) {
     logger.warn(
@@ -127,7 +153,7 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
     rules = Object.freeze({ ...rules, refresh_token: Object.freeze(rt) });
   }
   return {
-    store: o.store ?? new MemoryStore(),
+    store,
     sessionIdKeys,
     subjectSalt,
     routeKey: derive('oidc-sessions/route'),

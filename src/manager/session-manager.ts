@@ -40,7 +40,7 @@ import type {
   TokenRecord,
   UsageRules,
 } from '../tree/records.js';
-import { normalizeRuleTable, normalizeRules } from '../tree/usage-rules.js';
+import { MAX_LIFETIME_SECONDS, normalizeRuleTable, normalizeRules } from '../tree/usage-rules.js';
 import {
   cloneJson,
   optionalId,
@@ -1002,9 +1002,11 @@ function issueOptions(v: unknown): IssueOptions {
 /** A record type with its fields writable, for building a record field by field. */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** A lifetime in seconds: positive, and bounded like a token's so that every expiry stays a safe time. */
 function requirePositive(v: unknown, name: string): number {
   const n = requireFiniteNumber(v, name);
   if (n <= 0) throw new InvalidInput(`${name} must be positive`);
+  if (n > MAX_LIFETIME_SECONDS) throw new InvalidInput(`${name} must be at most ${MAX_LIFETIME_SECONDS} seconds`);
   return n;
 }
 

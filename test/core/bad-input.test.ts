@@ -562,6 +562,42 @@ describe('bad configuration is InvalidInput at construction, never a TypeError l
     for (const o of bad) assert.throws(() => new SessionManager(o as never), InvalidInput, JSON.stringify(o));
   });
 
+  it('a logger without warn, a store without the SessionStore methods, and lifetimes past the token bound (10 years)', async () => {
+    const secrets = { sessionIdKeys: [{ kid: 'k', key: Buffer.alloc(32, 1) }], subjectSalt: Buffer.alloc(32, 2) };
+    const quiet = { warn: () => {} };
+    const { load: _load, ...storeWithoutLoad } = Object.fromEntries(
+      Object.getOwnPropertyNames(MemoryStore.prototype).filter((k) => k !== 'constructor').map((k) => [k, () => undefined]),
+    );
+    const tenYears = 10 * 365 * 86400;
+    const bad: Array<[string, unknown]> = [
+      ['logger {} (no secrets: it would warn)', { logger: {} }],
+      ['logger {} (secrets: it never warns, still refused)', { secrets, logger: {} }],
+      ['logger null', { secrets, logger: null }],
+      ['logger.warn a string', { secrets, logger: { warn: 'x' } }],
+      ['store {}', { secrets, logger: quiet, store: {} }],
+      ['store null', { secrets, logger: quiet, store: null }],
+      ['store a string', { secrets, logger: quiet, store: 'redis' }],
+      ['store without load', { secrets, logger: quiet, store: storeWithoutLoad }],
+      ['grantLifetime 1e306', { secrets, logger: quiet, grantLifetime: 1e306 }],
+      ['grantLifetime 1e13', { secrets, logger: quiet, grantLifetime: 1e13 }],
+      ['grantLifetime just over 10 years', { secrets, logger: quiet, grantLifetime: tenYears + 1 }],
+      ['refresh.absoluteLifetime 1e306', { secrets, logger: quiet, refresh: { absoluteLifetime: 1e306 } }],
+      ['refresh.absoluteLifetime just over 10 years', { secrets, logger: quiet, refresh: { absoluteLifetime: tenYears + 1 } }],
+      ['refresh.graceSeconds 1e306', { secrets, logger: quiet, refresh: { graceSeconds: 1e306 } }],
+    ];
+    for (const [label, o] of bad) assert.throws(() => new SessionManager(o as never), InvalidInput, label);
+    // The bound itself is allowed, and a store of the right shape (here: the real one) is taken.
+    const m = new SessionManager({ secrets, logger: quiet, store: new MemoryStore(), grantLifetime: tenYears, refresh: { absoluteLifetime: tenYears } });
+    const sid = await m.createSession({ userId: 'u', authnEvent: {}, authRequest: { client_id: 'c' } });
+    const d = JSON.parse(JSON.stringify(await m.dump()));
+    await new SessionManager({ secrets, logger: quiet }).load(d);
+    // The same bound for the lifetimes given per call (seconds).
+    await assert.rejects(m.createSession({ userId: 'u', authnEvent: {}, authRequest: { client_id: 'c' }, expiresIn: 1e306 }), InvalidInput);
+    await assert.rejects(m.createSession({ userId: 'u', authnEvent: { validFor: 1e306 }, authRequest: { client_id: 'c' } }), InvalidInput);
+    await assert.rejects(m.startBrowserSession('u', { validFor: 1e306 }), InvalidInput);
+    assert.equal((await m.grants(sid)).length, 1, 'nothing was written by the refused calls');
+  });
+
   it('a jwt option whose alg does not fit its key, or that is malformed, is refused up front', async () => {
     const ec256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const ed = generateKeyPairSync('ed25519').privateKey;
