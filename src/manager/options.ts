@@ -17,8 +17,9 @@ export interface SessionSecrets {
    */
   readonly sessionIdKeys: ReadonlyArray<{ readonly kid: string; readonly key: Uint8Array | string }>;
   /**
-   * Salt of the `sub` HMAC (≥ 32 bytes). Also the root from which the route and `sid` keys are
-   * derived (HKDF), so changing it changes `sub`, `sid` and routes together — never rotate it casually.
+   * Salt of the `sub` HMAC (≥ 32 bytes). Also the root from which the route, route-mask and `sid`
+   * keys are derived (HKDF), so changing it changes `sub`, `sid`, routes and the routes read from
+   * token values together — never rotate it casually.
    */
   readonly subjectSalt: Uint8Array | string;
 }
@@ -66,6 +67,8 @@ export interface ResolvedOptions {
   readonly sessionIdKeys: readonly SessionIdKey[];
   readonly subjectSalt: Uint8Array;
   readonly routeKey: Uint8Array;
+  /** Masks the route in token values (token-value.ts); base64url, as the hash input wants it. */
+  readonly routeMaskKey: string;
   readonly sidKey: Uint8Array;
   readonly rules: Readonly<Record<string, UsageRules>>;
   readonly grantLifetimeMs: number;
@@ -157,6 +160,7 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
     sessionIdKeys,
     subjectSalt,
     routeKey: derive('oidc-sessions/route'),
+    routeMaskKey: Buffer.from(derive('oidc-sessions/route-mask')).toString('base64url'),
     sidKey: derive('oidc-sessions/sid'),
     rules,
     grantLifetimeMs: seconds(o.grantLifetime, 'grantLifetime', 14 * 86400, 1) * 1000,

@@ -772,7 +772,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       hash = jwtReferenceHash(ref);
     }
     if (reference.length <= ROUTE_LENGTH) return undefined;
-    const route = routeOfValue(reference);
+    const route = routeOfValue(reference, this.#o.routeMaskKey);
     const found = await this.#store.findToken(route, hash ?? hashTokenValue(value));
     if (found && this.#route(found.grant.userId) !== route) return undefined;
     return found;
@@ -818,7 +818,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const browserSessionId =
       o.browserSessionId !== undefined ? requireId(o.browserSessionId, 'browserSessionId', 256) : parent?.browserSessionId;
     const id = randomId();
-    const reference = newTokenValue(this.#route(grant.userId));
+    const reference = newTokenValue(this.#route(grant.userId), this.#o.routeMaskKey);
     let value = reference;
     let hash: string;
     if (cls === 'id_token' || rules.format === 'jwt') {

@@ -10,6 +10,7 @@
  * `makeStore` is called once per test and must return an EMPTY store; `cleanup` runs after it.
  */
 import assert from 'node:assert/strict';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { InactiveToken, InvalidInput, MintingNotAllowed, TokenReused, UnknownSession, UnknownToken, WrongClient } from '../../src/errors.js';
 import { hashTokenValue } from '../../src/crypto/token-value.js';
 import type { SessionManager } from '../../src/manager/session-manager.js';
@@ -19,6 +20,7 @@ import type { TokenRecord } from '../../src/tree/records.js';
 import {
   HOSTILE_IDS,
   SECRET_SPELLINGS,
+  jwtOptions,
   VERIFIER,
   pkceChallenge,
   TestClock,
@@ -31,6 +33,7 @@ import {
   prototypeSnapshot,
   purgeAll,
   rejectsWith,
+  routeOfToken,
 } from './harness.js';
 
 export type StoreFactory = () => Promise<{ store: SessionStore; cleanup(): Promise<void> }>;
@@ -157,8 +160,8 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const at = await m.mintToken(sid, 'access_token');
         assert.equal((await m.findToken(sid, code.value))?.id, code.token.id);
         assert.equal((await m.findToken(sid, at.value))?.class, 'access_token');
-        // The route is the user's shard (the first characters of every token value); sharded stores need it.
-        const path = { route: code.value.slice(0, 3), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
+        // The route is the user's shard (read from every token value); sharded stores need it.
+        const path = { route: routeOfToken(code.value), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
         const listed = await store.listTokens(path);
         assert.deepEqual(listed.map((t) => t.id).sort(), [code.token.id, at.token.id].sort());
         const byHash = await m.validateToken(at.value, { tokenClass: 'access_token', clientId: 'app' });
@@ -183,7 +186,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const at = await m.mintToken(sid, 'access_token');
         await m.removeSession(sid);
         const before = await store.dump();
-        const path = { route: at.value.slice(0, 3), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
+        const path = { route: routeOfToken(at.value), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
         const ok = await store.addTokens(path, [{ ...at.token, id: 'other', hash: 'h'.repeat(43) }]);
         assert.equal(ok, false);
         assert.deepEqual(canonicalDump(await store.dump()), canonicalDump(before));
@@ -227,9 +230,9 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const sid = await newSession(m, 'alice', 'app');
         const code = await m.mintToken(sid, 'authorization_code');
         const p = m.openSessionId(sid);
-        const lookup = await store.findToken(code.value.slice(0, 3), hashTokenValue(code.value));
+        const lookup = await store.findToken(routeOfToken(code.value), hashTokenValue(code.value));
         assert.ok(lookup?.token, 'findToken resolves the code');
-        const route = code.value.slice(0, 3);
+        const route = routeOfToken(code.value);
         const mint = (i: number): TokenRecord => ({
           ...code.token,
           id: `child-${i}`,
@@ -254,7 +257,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const sid = await newSession(m, 'alice', 'app');
         const code = await m.mintToken(sid, 'authorization_code');
         const before = canonicalDump(await store.dump());
-        const route = code.value.slice(0, 3);
+        const route = routeOfToken(code.value);
         const r1 = await store.consume(route, hashTokenValue(code.value), { tokenId: 'not-the-code', now: clock.now, mint: [], onReuse: 'grant', graceMs: 0 });
         assert.equal(r1.status, 'unknown');
         const r2 = await store.consume(route, hashTokenValue('nothing'), { tokenId: code.token.id, now: clock.now, mint: [], onReuse: 'grant', graceMs: 0 });
@@ -761,6 +764,51 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.deepEqual(dumpCounts(await target.dump()), { users: 0, clients: 0, grants: 0, tokens: 0, markers: 0 });
         assert.equal(({} as Record<string, unknown>).polluted, undefined);
         assert.equal(await active(m, f.access), true);
+      });
+    });
+
+    describe('unlinkability across clients (OIDC Core §8)', () => {
+      it('token values and JWT ids of one user at two pairwise clients share no prefix beyond chance, and every one resolves', async () => {
+        const mm = manager({ jwt: await jwtOptions() });
+        const bs = await mm.startBrowserSession('alice', { validFor: 3600 });
+        const N = 48;
+        const at = (clientId: string, sector: string) => ({ clientId, sector, values: [] as string[], jtis: [] as string[], claims: [] as JWTPayload[] });
+        const clients = [at('app', 'app.example'), at('other', 'other.example')];
+        for (let i = 0; i < N; i++) {
+          for (const c of clients) {
+            const sid = await mm.createSession({
+              userId: 'alice',
+              authnEvent: {},
+              authRequest: authRequest(c.clientId),
+              subType: 'pairwise',
+              sectorIdentifier: c.sector,
+              browserSessionId: bs,
+            });
+            const code = await mm.mintToken(sid, 'authorization_code', { browserSessionId: bs });
+            const set = await mm.redeemCode(code.value, { clientId: c.clientId });
+            const claims = decodeJwt(set.idToken!.value);
+            c.values.push(code.value, set.accessToken.value, set.refreshToken!.value);
+            c.jtis.push(claims.jti!);
+            c.claims.push(claims);
+            for (const v of [set.accessToken.value, set.refreshToken!.value, set.idToken!.value]) assert.equal(await active(mm, v), true, 'a value no longer resolves');
+          }
+        }
+        const prefix = (v: string) => v.slice(0, 3);
+        const [a, b] = clients as [(typeof clients)[0], (typeof clients)[0]];
+        // 18-bit prefixes: two values of different clients agree with probability 2^-18.
+        const same = (x: string[], y: string[]) => x.filter((v, i) => prefix(v) === prefix(y[i]!)).length;
+        assert.ok(same(a.values, b.values) <= 1, `${same(a.values, b.values)} of ${a.values.length} value pairs share a prefix`);
+        assert.ok(same(a.jtis, b.jtis) <= 1, `${same(a.jtis, b.jtis)} of ${a.jtis.length} jti pairs share a prefix`);
+        const all = [...a.values, ...b.values, ...a.jtis, ...b.jtis];
+        assert.ok(new Set(all.map(prefix)).size >= all.length - 5, 'prefixes of one user repeat');
+        for (let i = 0; i < 3; i++) assert.ok(new Set(all.map((v) => v[i])).size >= 50, `character ${i} of the prefix is nearly constant`);
+        // Nothing else in the ID tokens of one login is the same at both clients but what the
+        // login itself is (its time and method) and what every token of the issuer has.
+        const shared = new Set<string>();
+        for (let i = 0; i < N; i++) {
+          for (const k of Object.keys(a.claims[i]!)) if (JSON.stringify(a.claims[i]![k]) === JSON.stringify(b.claims[i]![k])) shared.add(k);
+        }
+        assert.deepEqual([...shared].filter((k) => !['iss', 'iat', 'exp', 'auth_time', 'acr', 'amr'].includes(k)), []);
       });
     });
 
