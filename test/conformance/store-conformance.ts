@@ -689,7 +689,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const bound = await mm.mintToken(f.sessionId, 'access_token', { browserSessionId: bs });
         const pkceSid = await newSession(mm, 'alice', 'app');
         const pkceCode = await mm.mintToken(pkceSid, 'authorization_code', {
-          codeBinding: { redirectUri: 'https://app.example/cb', codeChallenge: pkceChallenge(VERIFIER), nonce: 'n-1' },
+          codeBinding: { redirectUri: 'https://app.example/cb', codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'S256', nonce: 'n-1' },
         });
         const g2 = await codeFlow(mm, 'bob', 'other');
         await mm.logoutUser('bob', { keepOffline: true });
@@ -764,6 +764,60 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.deepEqual(dumpCounts(await target.dump()), { users: 0, clients: 0, grants: 0, tokens: 0, markers: 0 });
         assert.equal(({} as Record<string, unknown>).polluted, undefined);
         assert.equal(await active(m, f.access), true);
+      });
+    });
+
+    describe('SPEC §5 details', () => {
+      it('getSessionInfoByToken of a used-up code or rotated-out refresh token: the info, active false, reason used, the marker; validateToken still throws', async () => {
+        const f = await codeFlow(m, 'alice', 'app');
+        await m.refresh(f.refresh!, { clientId: 'app' });
+        for (const [value, cls] of [[f.code, 'authorization_code'], [f.refresh!, 'refresh_token']] as const) {
+          const info = await m.getSessionInfoByToken(value, { grant: true });
+          assert.equal(info.active, false);
+          assert.equal(info.inactiveReason, 'used');
+          assert.equal(info.token, undefined);
+          assert.equal(info.marker?.class, cls);
+          assert.deepEqual([info.userId, info.clientId, info.grant?.id], ['alice', 'app', m.openSessionId(f.sessionId).grantId]);
+          assert.deepEqual(m.openSessionId(info.sessionId), m.openSessionId(f.sessionId));
+          await rejectsWith(m.validateToken(value), InactiveToken, (e) => assert.equal(e.reason, 'used'));
+        }
+        const live = await m.getSessionInfoByToken(f.access);
+        assert.equal(live.active, true);
+        assert.equal(live.token?.id, f.set.accessToken.token.id);
+      });
+
+      it('introspection gives token_type Bearer for access tokens only (RFC 7662 §2.2), and can be limited to some classes', async () => {
+        const f = await codeFlow(m, 'alice', 'app');
+        const at = await m.introspect(f.access);
+        assert.ok(at.active);
+        assert.equal(at.token_type, 'Bearer');
+        const rt = await m.introspect(f.refresh!);
+        assert.ok(rt.active);
+        assert.equal('token_type' in rt, false, JSON.stringify(rt));
+        const code = await m.mintToken(f.sessionId, 'authorization_code');
+        assert.equal((await m.introspect(code.value)).active, true);
+        const only = { tokenClasses: ['access_token', 'refresh_token'] };
+        assert.deepEqual(await m.introspect(code.value, only), { active: false });
+        assert.equal((await m.introspect(f.refresh!, only)).active, true);
+        assert.equal((await m.introspect(f.access, { ...only, clientId: 'app' })).active, true);
+        assert.deepEqual(await m.introspect(f.access, { tokenClasses: ['refresh_token'] }), { active: false });
+        await rejectsWith(m.introspect(f.access, { tokenClasses: 'access_token' as never }), InvalidInput);
+      });
+
+      it('a code challenge needs its method (RFC 7636 §4.3 would make it plain): InvalidInput, nothing minted', async () => {
+        const sid = await newSession(m, 'alice', 'app');
+        const before = canonicalDump(await store.dump());
+        await rejectsWith(m.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER) } }), InvalidInput, (e) =>
+          assert.match(e.message, /code_challenge_method required/),
+        );
+        assert.deepEqual(canonicalDump(await store.dump()), before);
+        for (const [method, challenge] of [['S256', pkceChallenge(VERIFIER)], ['plain', VERIFIER]] as const) {
+          const code = await m.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: challenge, codeChallengeMethod: method } });
+          const wrong = await m.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: challenge, codeChallengeMethod: method } });
+          await rejectsWith(m.redeemCode(wrong.value, { clientId: 'app', codeVerifier: method === 'plain' ? pkceChallenge(VERIFIER) : VERIFIER.replace('d', 'e') }), InvalidInput);
+          assert.equal((await m.findToken(sid, code.value))?.codeBinding?.codeChallengeMethod, method);
+          await m.redeemCode(code.value, { clientId: 'app', codeVerifier: VERIFIER });
+        }
       });
     });
 

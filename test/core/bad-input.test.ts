@@ -80,7 +80,7 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
     const bob = await codeFlow(m, 'bob', 'app');
     const bs = await m.startBrowserSession('alice', { validFor: 3600 });
     const pkceSid = await newSession(m, 'alice', 'app');
-    const pkceCode = await m.mintToken(pkceSid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), redirectUri: REDIRECT } });
+    const pkceCode = await m.mintToken(pkceSid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'S256', redirectUri: REDIRECT } });
     const foreign = makeManager(new MemoryStore(), clock, {
       secrets: { sessionIdKeys: [{ kid: 'k2', key: Buffer.alloc(32, 99) }], subjectSalt: Buffer.alloc(32, 98) },
     });
@@ -367,7 +367,8 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
       ['resources bad', mint('access_token', { resources: [null] }), InvalidInput],
       ['browserSessionId empty', mint('access_token', { browserSessionId: '' }), InvalidInput],
       ['codeBinding not object', mint('authorization_code', { codeBinding: 'x' }), InvalidInput],
-      ['codeChallenge malformed', mint('authorization_code', { codeBinding: { codeChallenge: 'short' } }), InvalidInput],
+      ['codeChallenge malformed', mint('authorization_code', { codeBinding: { codeChallenge: 'short', codeChallengeMethod: 'S256' } }), InvalidInput],
+      ['codeChallenge without a method', mint('authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER) } }), InvalidInput],
       ['codeChallengeMethod unknown', mint('authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'MD5' } }), InvalidInput],
       ['redirectUri number', mint('authorization_code', { codeBinding: { redirectUri: 1 } }), InvalidInput],
       ['nonce empty', mint('authorization_code', { codeBinding: { nonce: '' } }), InvalidInput],

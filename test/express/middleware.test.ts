@@ -79,8 +79,8 @@ forEachConfiguration('oidcSessions middleware', (cfg, ctx) => {
     const a = (await agent.get('/authorize').query(AUTH).expect(200)).body;
     const me = (await agent.get('/whoami')).body;
     const found = await t.manager.getSessionInfoByToken(a.code);
-    assert.equal(found.token.browserSessionId, me.browserSessionId);
-    assert.equal(found.token.codeBinding?.redirectUri, AUTH.redirect_uri);
+    assert.equal(found.token?.browserSessionId, me.browserSessionId);
+    assert.equal(found.token?.codeBinding?.redirectUri, AUTH.redirect_uri);
     const tokens = (await request(t.url).post('/token').send({ code: a.code, client_id: 'app-one', redirect_uri: AUTH.redirect_uri }).expect(200)).body;
     const intro = (await request(t.url).post('/introspect').send({ token: tokens.access_token }).expect(200)).body;
     assert.equal(intro.active, true);
