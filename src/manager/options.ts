@@ -8,6 +8,7 @@ import type { SessionStore, ReusePolicy } from '../store/store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { UsageRules } from '../tree/records.js';
 import { DEFAULT_USAGE_RULES, MAX_LIFETIME_SECONDS, normalizeRuleTable } from '../tree/usage-rules.js';
+import { requirePlainObject } from '../tree/validate.js';
 
 /** Secret material. Configure it in production: without it ids and `sub` die with the process (B-10). */
 export interface SessionSecrets {
@@ -125,11 +126,11 @@ function policy(v: unknown, name: string): ReusePolicy {
 }
 
 export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInput('options must be an object');
-  const o = options;
+  // Own properties only, here and in every nested options object (see requirePlainObject).
+  const o = requirePlainObject(options, 'options') as SessionManagerOptions;
   const logger = o.logger === undefined ? console : checkedLogger(o.logger);
   const store = o.store === undefined ? new MemoryStore() : checkedStore(o.store);
-  let secrets = o.secrets;
+  let secrets = o.secrets === undefined ? undefined : (requirePlainObject(o.secrets, 'secrets') as unknown as SessionSecrets);
   if (!secrets) {
     logger.warn(
       'oidc-sessions: no secrets configured — using random keys. Session ids, tokens and `sub` values ' +
@@ -137,7 +138,6 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
     );
     secrets = { sessionIdKeys: [{ kid: 'dev', key: randomBytes(32) }], subjectSalt: randomBytes(32) };
   }
-  if (secrets === null || typeof secrets !== 'object') throw new InvalidInput('secrets must be an object');
   if (!Array.isArray(secrets.sessionIdKeys)) throw new InvalidInput('secrets.sessionIdKeys must be an array');
   // Array.from turns holes of a sparse array into undefined, which the check below refuses.
   const sessionIdKeys = Array.from(secrets.sessionIdKeys, (k) => {
@@ -146,7 +146,8 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
   });
   const subjectSalt = bytes(secrets.subjectSalt, 'secrets.subjectSalt', 32);
   const derive = (info: string) => new Uint8Array(hkdfSync('sha256', subjectSalt, new Uint8Array(0), info, 32));
-  const refresh = o.refresh ?? {};
+  const refresh = (o.refresh === undefined ? {} : requirePlainObject(o.refresh, 'refresh')) as RefreshPolicy;
+  const reusePolicy = (o.reusePolicy === undefined ? {} : requirePlainObject(o.reusePolicy, 'reusePolicy')) as NonNullable<SessionManagerOptions['reusePolicy']>;
   const rotate = refresh.rotate ?? true;
   let rules = normalizeRuleTable(o.tokenPolicies, DEFAULT_USAGE_RULES, 'tokenPolicies');
   const explicitMaxUsage = o.tokenPolicies?.refresh_token !== undefined && Object.hasOwn(o.tokenPolicies.refresh_token, 'maxUsage');
@@ -167,8 +168,8 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
     rotate,
     graceMs: seconds(refresh.graceSeconds, 'refresh.graceSeconds', 5) * 1000,
     chainLifetimeMs: seconds(refresh.absoluteLifetime, 'refresh.absoluteLifetime', 365 * 86400, 1) * 1000,
-    codeReuse: policy(o.reusePolicy?.code, 'reusePolicy.code'),
-    refreshReuse: policy(o.reusePolicy?.refresh, 'reusePolicy.refresh'),
+    codeReuse: policy(reusePolicy.code, 'reusePolicy.code'),
+    refreshReuse: policy(reusePolicy.refresh, 'reusePolicy.refresh'),
     jwt: o.jwt === undefined ? undefined : checkJwtOptions(o.jwt),
     clock: checkedClock(o.clock),
   };
@@ -184,8 +185,8 @@ const KEY_TYPE_OF_ALG: Readonly<Record<JwtOptions['alg'], (k: KeyObject) => bool
 };
 
 /** Refuses at construction what would otherwise fail at every token exchange. */
-function checkJwtOptions(jwt: JwtOptions): JwtOptions {
-  if (jwt === null || typeof jwt !== 'object') throw new InvalidInput('jwt must be an object');
+function checkJwtOptions(options: JwtOptions): JwtOptions {
+  const jwt = requirePlainObject(options, 'jwt') as unknown as JwtOptions;
   if (typeof jwt.issuer !== 'string' || jwt.issuer.length === 0) throw new InvalidInput('jwt.issuer must be a non-empty string');
   if (!Object.hasOwn(KEY_TYPE_OF_ALG, jwt.alg)) throw new InvalidInput(`jwt.alg must be one of ${Object.keys(KEY_TYPE_OF_ALG).join(', ')}`);
   if (jwt.kid !== undefined && (typeof jwt.kid !== 'string' || jwt.kid.length === 0)) throw new InvalidInput('jwt.kid must be a non-empty string');

@@ -992,9 +992,12 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   }
 }
 
+/** No options: on a null prototype, like every options object (see requirePlainObject). */
+const NO_OPTIONS: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null) as Record<string, unknown>);
+
 /** An options argument: undefined means none; anything but a plain object is {@link InvalidInput}. */
 function optionsOf<T>(v: unknown, name: string): Partial<T> {
-  return (v === undefined ? {} : requirePlainObject(v, name)) as Partial<T>;
+  return (v === undefined ? NO_OPTIONS : requirePlainObject(v, name)) as Partial<T>;
 }
 
 function optionalBoolean(v: unknown, name: string): boolean | undefined {

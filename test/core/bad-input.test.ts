@@ -21,6 +21,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { MAX_TOKEN_LENGTH } from '../../src/tree/validate.js';
 import {
   REDIRECT,
+  SECRETS,
   TestClock,
   VERIFIER,
   authRequest,
@@ -481,6 +482,44 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
       ['sessionIdOf grant without client', () => m.sessionIdOf({ userId: 'u', grantId: 'g' }), InvalidInput],
       ['sessionIdOf grantId number', () => m.sessionIdOf(any({ userId: 'u', clientId: 'c', grantId: 1 })), InvalidInput],
     ]);
+  });
+
+  it('options are read from their own properties only: an inherited option, or one a polluted Object.prototype supplies, is never read', async () => {
+    const boundCode = await m.mintToken(fx.pkceSid, 'authorization_code', { codeBinding: { redirectUri: REDIRECT } });
+    // Inherited: a parent object's options are not the caller's.
+    await check([
+      ['redeemCode options inherited', () => m.redeemCode(boundCode.value, Object.create({ clientId: 'app', redirectUri: REDIRECT })), InvalidInput],
+      ['createSession input inherited', () => m.createSession(Object.create({ userId: 'alice', authnEvent: {}, authRequest: authRequest('app') })), InvalidInput],
+    ]);
+    const inheritedConfig = new SessionManager(Object.assign(Object.create({ grantLifetime: 60 }), { secrets: SECRETS, logger: { warn: () => {} }, clock: clock.read }));
+    const g = (await inheritedConfig.getSessionInfo(await newSession(inheritedConfig, 'alice', 'app'), { grant: true })).grant!;
+    assert.equal(g.expiresAt - g.issuedAt, 14 * 86400 * 1000, 'grantLifetime was inherited');
+    // Gadgets: options the caller left out, supplied by a polluted Object.prototype.
+    const gadgets: Array<[string, unknown]> = [
+      ['redirectUri', REDIRECT],
+      ['codeVerifier', VERIFIER],
+      ['keepOffline', true],
+      ['refreshToken', false],
+      ['clientId', 'evil'],
+      ['tokenClass', 'id_token'],
+    ];
+    for (const [k, v] of gadgets) Object.defineProperty(Object.prototype, k, { value: v, configurable: true, writable: true });
+    try {
+      // A code bound to a PKCE challenge and a redirect URI, redeemed without verifier or URI.
+      await check([
+        ['redeemCode without redirectUri and verifier', () => m.redeemCode(fx.pkceCode.value, { clientId: 'app' }), InvalidInput],
+        ['redeemCode without redirectUri', () => m.redeemCode(boundCode.value, { clientId: 'app' }), InvalidInput],
+      ]);
+      assert.equal((await m.validateToken(fx.f.access)).userId, 'alice', 'validate options came from Object.prototype');
+      assert.equal((await m.introspect(fx.f.access)).active, true, 'introspect options came from Object.prototype');
+      const set = await m.redeemCode(boundCode.value, { clientId: 'app', redirectUri: REDIRECT });
+      assert.ok(Object.hasOwn(set, 'refreshToken'), 'issue.refreshToken came from Object.prototype');
+      // logoutUser without options means keepOffline: false.
+      await m.logoutUser('alice');
+      assert.equal((await m.introspect(set.refreshToken!.value)).active, false, 'keepOffline came from Object.prototype');
+    } finally {
+      for (const [k] of gadgets) delete (Object.prototype as Record<string, unknown>)[k];
+    }
   });
 
   it('load: malformed dumps are InvalidInput and load nothing', async () => {
