@@ -13,7 +13,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Session } from 'express-session';
 import { StoreUnavailable } from '../errors.js';
 import { SessionManager } from '../manager/session-manager.js';
-import { requireFiniteNumber } from '../tree/validate.js';
+import { requireFiniteNumber, requirePlainObject } from '../tree/validate.js';
 import { checkCookiePolicy } from './cookie.js';
 import { Misconfigured } from './errors.js';
 import { installMergingSave, SaveLocks } from './merging-save.js';
@@ -38,7 +38,8 @@ const NO_SESSION =
  * session key, or a `cookie` option browsers would reject).
  */
 export function oidcSessions(options: OidcSessionsOptions): RequestHandler {
-  if (options === null || typeof options !== 'object') throw new Misconfigured('oidcSessions(options) needs an options object');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new Misconfigured('oidcSessions(options) needs an options object');
+  options = requirePlainObject(options, 'options') as unknown as OidcSessionsOptions; // own properties only
   const { manager } = options;
   if (!(manager instanceof SessionManager)) throw new Misconfigured('options.manager must be a SessionManager');
   const key = options.sessionKey ?? 'oidc';

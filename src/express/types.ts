@@ -86,6 +86,7 @@ export interface AuthorizeResult {
 export interface CodeOptions {
   readonly redirectUri?: string;
   readonly codeChallenge?: string;
+  /** Required with `codeChallenge` (RFC 7636 §4.3 would read an absent method as `plain`). */
   readonly codeChallengeMethod?: 'S256' | 'plain';
   readonly nonce?: string;
   readonly scope?: readonly string[] | string;

@@ -2,6 +2,7 @@
  * Validation of imported dumps (B-53): every record is rebuilt field by field from checked
  * values, so data can carry neither code nor prototype tricks into the store.
  */
+import { types } from 'node:util';
 import { InvalidInput } from '../errors.js';
 import type { TreeDump } from '../store/store.js';
 import type {
@@ -31,10 +32,23 @@ const bool = (o: Obj, k: string): boolean => {
 };
 const str = (o: Obj, k: string, max?: number): string => requireId(o[k], `dump: ${k}`, max);
 const optStr = (o: Obj, k: string, max?: number): string | undefined => (o[k] === undefined ? undefined : str(o, k, max));
+/**
+ * The entries of a plain, dense array. `map` would skip holes (and keep them in its result), so
+ * each index is read once by a counted loop; a proxy or an array of another prototype, whose
+ * length and entries could change between reads, is refused outright.
+ */
 const list = (o: Obj, k: string, max: number): Obj[] => {
   const v = o[k];
-  if (!Array.isArray(v) || v.length > max) throw new InvalidInput(`dump: ${k} must be an array`);
-  return v.map((x) => requirePlainObject(x, `dump: ${k} entry`));
+  if (!Array.isArray(v) || types.isProxy(v) || Object.getPrototypeOf(v) !== Array.prototype || v.length > max) {
+    throw new InvalidInput(`dump: ${k} must be an array`);
+  }
+  const n = v.length;
+  const out: Obj[] = [];
+  for (let i = 0; i < n; i++) {
+    if (!Object.hasOwn(v, i)) throw new InvalidInput(`dump: ${k} has a hole at ${i}`);
+    out.push(requirePlainObject(v[i], `dump: ${k} entry`));
+  }
+  return out;
 };
 const opt = <K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [k]: v } as { [P in K]: V }));
 

@@ -7,7 +7,8 @@ import type { SessionIdKey } from '../crypto/session-id.js';
 import type { SessionStore, ReusePolicy } from '../store/store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { UsageRules } from '../tree/records.js';
-import { DEFAULT_USAGE_RULES, normalizeRuleTable } from '../tree/usage-rules.js';
+import { DEFAULT_USAGE_RULES, MAX_LIFETIME_SECONDS, normalizeRuleTable } from '../tree/usage-rules.js';
+import { requirePlainObject } from '../tree/validate.js';
 
 /** Secret material. Configure it in production: without it ids and `sub` die with the process (B-10). */
 export interface SessionSecrets {
@@ -17,8 +18,9 @@ export interface SessionSecrets {
    */
   readonly sessionIdKeys: ReadonlyArray<{ readonly kid: string; readonly key: Uint8Array | string }>;
   /**
-   * Salt of the `sub` HMAC (≥ 32 bytes). Also the root from which the route and `sid` keys are
-   * derived (HKDF), so changing it changes `sub`, `sid` and routes together — never rotate it casually.
+   * Salt of the `sub` HMAC (≥ 32 bytes). Also the root from which the route, route-mask and `sid`
+   * keys are derived (HKDF), so changing it changes `sub`, `sid`, routes and the routes read from
+   * token values together — never rotate it casually.
    */
   readonly subjectSalt: Uint8Array | string;
 }
@@ -66,6 +68,8 @@ export interface ResolvedOptions {
   readonly sessionIdKeys: readonly SessionIdKey[];
   readonly subjectSalt: Uint8Array;
   readonly routeKey: Uint8Array;
+  /** Masks the route in token values (token-value.ts); base64url, as the hash input wants it. */
+  readonly routeMaskKey: string;
   readonly sidKey: Uint8Array;
   readonly rules: Readonly<Record<string, UsageRules>>;
   readonly grantLifetimeMs: number;
@@ -86,8 +90,33 @@ function bytes(v: Uint8Array | string, name: string, min: number): Uint8Array {
 
 function seconds(v: unknown, name: string, fallback: number, min = 0): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw new InvalidInput(`${name} must be a number ≥ ${min}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > MAX_LIFETIME_SECONDS) {
+    throw new InvalidInput(`${name} must be a number of seconds from ${min} to ${MAX_LIFETIME_SECONDS}`);
+  }
   return v;
+}
+
+/** Every method of {@link SessionStore}; the `satisfies` keeps the list complete as the contract grows. */
+const STORE_METHODS = Object.keys({
+  createGrant: 0, getUser: 0, getClient: 0, getGrant: 0, listGrants: 0, listTokens: 0, findToken: 0, addTokens: 0, consume: 0,
+  revokeGrant: 0, revokeClient: 0, revokeToken: 0, logoutUser: 0, addBrowserSession: 0, removeBrowserSession: 0, remove: 0,
+  purgeExpired: 0, dump: 0, load: 0,
+} satisfies Record<keyof SessionStore, 0>) as ReadonlyArray<keyof SessionStore>;
+
+/** A store of the wrong shape would fail at the first call, with a TypeError. */
+function checkedStore(store: unknown): SessionStore {
+  if (store === null || typeof store !== 'object') throw new InvalidInput('store must be a SessionStore');
+  for (const k of STORE_METHODS) {
+    if (typeof (store as Record<string, unknown>)[k] !== 'function') throw new InvalidInput(`store must be a SessionStore (no method ${k})`);
+  }
+  return store as SessionStore;
+}
+
+function checkedLogger(logger: unknown): { warn(message: string): void } {
+  if (logger === null || typeof logger !== 'object' || typeof (logger as { warn?: unknown }).warn !== 'function') {
+    throw new InvalidInput('logger must be an object with a warn(message) method');
+  }
+  return logger as { warn(message: string): void };
 }
 
 function policy(v: unknown, name: string): ReusePolicy {
@@ -97,10 +126,11 @@ function policy(v: unknown, name: string): ReusePolicy {
 }
 
 export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InvalidInput('options must be an object');
-  const o = options;
-  const logger = o.logger ?? console;
-  let secrets = o.secrets;
+  // Own properties only, here and in every nested options object (see requirePlainObject).
+  const o = requirePlainObject(options, 'options') as SessionManagerOptions;
+  const logger = o.logger === undefined ? console : checkedLogger(o.logger);
+  const store = o.store === undefined ? new MemoryStore() : checkedStore(o.store);
+  let secrets = o.secrets === undefined ? undefined : (requirePlainObject(o.secrets, 'secrets') as unknown as SessionSecrets);
   if (!secrets) {
     logger.warn(
       'oidc-sessions: no secrets configured — using random keys. Session ids, tokens and `sub` values ' +
@@ -108,7 +138,6 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
     );
     secrets = { sessionIdKeys: [{ kid: 'dev', key: randomBytes(32) }], subjectSalt: randomBytes(32) };
   }
-  if (secrets === null || typeof secrets !== 'object') throw new InvalidInput('secrets must be an object');
   if (!Array.isArray(secrets.sessionIdKeys)) throw new InvalidInput('secrets.sessionIdKeys must be an array');
   // Array.from turns holes of a sparse array into undefined, which the check below refuses.
   const sessionIdKeys = Array.from(secrets.sessionIdKeys, (k) => {
@@ -117,7 +146,8 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
   });
   const subjectSalt = bytes(secrets.subjectSalt, 'secrets.subjectSalt', 32);
   const derive = (info: string) => new Uint8Array(hkdfSync('sha256', subjectSalt, new Uint8Array(0), info, 32));
-  const refresh = o.refresh ?? {};
+  const refresh = (o.refresh === undefined ? {} : requirePlainObject(o.refresh, 'refresh')) as RefreshPolicy;
+  const reusePolicy = (o.reusePolicy === undefined ? {} : requirePlainObject(o.reusePolicy, 'reusePolicy')) as NonNullable<SessionManagerOptions['reusePolicy']>;
   const rotate = refresh.rotate ?? true;
   let rules = normalizeRuleTable(o.tokenPolicies, DEFAULT_USAGE_RULES, 'tokenPolicies');
   const explicitMaxUsage = o.tokenPolicies?.refresh_token !== undefined && Object.hasOwn(o.tokenPolicies.refresh_token, 'maxUsage');
@@ -127,18 +157,19 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
     rules = Object.freeze({ ...rules, refresh_token: Object.freeze(rt) });
   }
   return {
-    store: o.store ?? new MemoryStore(),
+    store,
     sessionIdKeys,
     subjectSalt,
     routeKey: derive('oidc-sessions/route'),
+    routeMaskKey: Buffer.from(derive('oidc-sessions/route-mask')).toString('base64url'),
     sidKey: derive('oidc-sessions/sid'),
     rules,
     grantLifetimeMs: seconds(o.grantLifetime, 'grantLifetime', 14 * 86400, 1) * 1000,
     rotate,
     graceMs: seconds(refresh.graceSeconds, 'refresh.graceSeconds', 5) * 1000,
     chainLifetimeMs: seconds(refresh.absoluteLifetime, 'refresh.absoluteLifetime', 365 * 86400, 1) * 1000,
-    codeReuse: policy(o.reusePolicy?.code, 'reusePolicy.code'),
-    refreshReuse: policy(o.reusePolicy?.refresh, 'reusePolicy.refresh'),
+    codeReuse: policy(reusePolicy.code, 'reusePolicy.code'),
+    refreshReuse: policy(reusePolicy.refresh, 'reusePolicy.refresh'),
     jwt: o.jwt === undefined ? undefined : checkJwtOptions(o.jwt),
     clock: checkedClock(o.clock),
   };
@@ -154,8 +185,8 @@ const KEY_TYPE_OF_ALG: Readonly<Record<JwtOptions['alg'], (k: KeyObject) => bool
 };
 
 /** Refuses at construction what would otherwise fail at every token exchange. */
-function checkJwtOptions(jwt: JwtOptions): JwtOptions {
-  if (jwt === null || typeof jwt !== 'object') throw new InvalidInput('jwt must be an object');
+function checkJwtOptions(options: JwtOptions): JwtOptions {
+  const jwt = requirePlainObject(options, 'jwt') as unknown as JwtOptions;
   if (typeof jwt.issuer !== 'string' || jwt.issuer.length === 0) throw new InvalidInput('jwt.issuer must be a non-empty string');
   if (!Object.hasOwn(KEY_TYPE_OF_ALG, jwt.alg)) throw new InvalidInput(`jwt.alg must be one of ${Object.keys(KEY_TYPE_OF_ALG).join(', ')}`);
   if (jwt.kid !== undefined && (typeof jwt.kid !== 'string' || jwt.kid.length === 0)) throw new InvalidInput('jwt.kid must be a non-empty string');

@@ -1,6 +1,6 @@
 /** Shapes the manager returns. */
 import type { InactiveReason } from '../errors.js';
-import type { AuthnEvent, BrowserSessionRecord, ClientRecord, GrantRecord, TokenRecord, UserRecord } from '../tree/records.js';
+import type { AuthnEvent, BrowserSessionRecord, ClientRecord, GrantRecord, ReuseMarker, TokenRecord, UserRecord } from '../tree/records.js';
 
 /** What {@link SessionManager.getSessionInfo} can add on request. */
 export interface SessionInfoInclude {
@@ -24,11 +24,16 @@ export interface SessionInfo {
   readonly authRequest?: Readonly<Record<string, unknown>>;
 }
 
-export interface TokenSessionInfo extends SessionInfo {
-  readonly token: TokenRecord;
-  readonly active: boolean;
-  readonly inactiveReason?: InactiveReason;
-}
+/**
+ * {@link SessionInfo} of the grant holding a token, with the token and whether it is active. A
+ * single-use token that was used up is kept only as its reuse marker: then `marker` replaces
+ * `token` and the token is inactive, `used`.
+ */
+export type TokenSessionInfo = SessionInfo &
+  (
+    | { readonly token: TokenRecord; readonly marker?: undefined; readonly active: boolean; readonly inactiveReason?: InactiveReason }
+    | { readonly token?: undefined; readonly marker: ReuseMarker; readonly active: false; readonly inactiveReason: 'used' }
+  );
 
 /** An active token with everything above it: what `validateToken` returns. */
 export interface ValidatedToken {
@@ -96,7 +101,8 @@ export type IntrospectionResponse =
       readonly exp: number;
       readonly iat: number;
       readonly nbf: number;
-      readonly token_type: string;
+      /** `Bearer` for an access token; absent for other classes (RFC 7662 §2.2, RFC 6749 §7.1). */
+      readonly token_type?: 'Bearer';
       readonly aud?: readonly string[];
       readonly iss?: string;
       readonly jti: string;

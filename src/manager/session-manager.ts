@@ -40,7 +40,7 @@ import type {
   TokenRecord,
   UsageRules,
 } from '../tree/records.js';
-import { normalizeRuleTable, normalizeRules } from '../tree/usage-rules.js';
+import { MAX_LIFETIME_SECONDS, normalizeRuleTable, normalizeRules } from '../tree/usage-rules.js';
 import {
   cloneJson,
   optionalId,
@@ -313,12 +313,15 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     return this.#info(await this.#grantContext(path), include, sessionId);
   }
 
-  /** Session info of the grant holding a token, with the token and whether it is active. */
+  /**
+   * Session info of the grant holding a token, with the token and whether it is active (and why
+   * not). A used-up single-use token answers with its reuse marker in place of the token.
+   */
   async getSessionInfoByToken(tokenValue: string, include: SessionInfoInclude = {}): Promise<TokenSessionInfo> {
     include = optionsOf<SessionInfoInclude>(include, 'include');
     const found = await this.#lookup(requireTokenValue(tokenValue));
     if (!found) throw new UnknownToken();
-    if (!found.token) throw new InactiveToken('used');
+    if (!found.token) return { ...this.#info(found, include), marker: found.marker, active: false, inactiveReason: 'used' };
     const reason = tokenInactiveReason(found as TokenContext, this.#now());
     return { ...this.#info(found, include), token: found.token, active: reason === undefined, ...(reason && { inactiveReason: reason }) };
   }
@@ -555,11 +558,16 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /**
    * An RFC 7662 introspection response: `{active: false}` for anything not active, unknown,
-   * malformed, or (when `clientId` is given) issued to another client. Only a store outage throws.
+   * malformed, (when `clientId` is given) issued to another client, or (when `tokenClasses` is
+   * given) of another class — an authorization server introspects access and refresh tokens,
+   * not codes or ID tokens. Only a store outage throws.
    */
-  async introspect(tokenValue: string, options: { clientId?: string } = {}): Promise<IntrospectionResponse> {
+  async introspect(tokenValue: string, options: { clientId?: string; tokenClasses?: readonly TokenClass[] } = {}): Promise<IntrospectionResponse> {
     // The caller's own options must be right; only the token value is untrusted input here.
-    const clientId = optionalId(optionsOf<{ clientId?: string }>(options, 'introspect options').clientId, 'clientId');
+    const o = optionsOf<{ clientId?: string; tokenClasses?: readonly TokenClass[] }>(options, 'introspect options');
+    const clientId = optionalId(o.clientId, 'clientId');
+    if (o.tokenClasses !== undefined && !Array.isArray(o.tokenClasses)) throw new InvalidInput('tokenClasses must be an array of token classes');
+    const classes = o.tokenClasses === undefined ? undefined : requireScopes(o.tokenClasses, 'tokenClasses');
     let v: ValidatedToken;
     try {
       v = await this.validateToken(tokenValue, clientId === undefined ? {} : { clientId });
@@ -568,6 +576,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       throw e;
     }
     const t = v.token;
+    if (classes !== undefined && !classes.includes(t.class)) return { active: false };
     const sid = t.browserSessionId === undefined ? undefined : this.sidFor(t.browserSessionId, t.clientId);
     return {
       active: true,
@@ -577,7 +586,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       exp: Math.floor(t.expiresAt / 1000),
       iat: Math.floor(t.issuedAt / 1000),
       nbf: Math.floor(t.notBefore / 1000),
-      token_type: t.class === 'access_token' ? 'Bearer' : t.class,
+      ...(t.class === 'access_token' && { token_type: 'Bearer' as const }),
       ...(v.grant.resources.length > 0 && { aud: v.grant.resources }),
       ...(this.#o.jwt && { iss: this.#o.jwt.issuer }),
       jti: t.id,
@@ -786,7 +795,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       hash = jwtReferenceHash(ref);
     }
     if (reference.length <= ROUTE_LENGTH) return undefined;
-    const route = routeOfValue(reference);
+    const route = routeOfValue(reference, this.#o.routeMaskKey);
     const found = await this.#store.findToken(route, hash ?? hashTokenValue(value));
     if (found && this.#route(found.grant.userId) !== route) return undefined;
     return found;
@@ -832,7 +841,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const browserSessionId =
       o.browserSessionId !== undefined ? requireId(o.browserSessionId, 'browserSessionId', 256) : parent?.browserSessionId;
     const id = randomId();
-    const reference = newTokenValue(this.#route(grant.userId));
+    const reference = newTokenValue(this.#route(grant.userId), this.#o.routeMaskKey);
     let value = reference;
     let hash: string;
     if (cls === 'id_token' || rules.format === 'jwt') {
@@ -854,8 +863,11 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       const cb = {} as Mutable<CodeBinding>;
       if (b.redirectUri !== undefined) cb.redirectUri = requireId(b.redirectUri, 'codeBinding.redirectUri', 2048);
       if (b.codeChallenge !== undefined) {
+        // RFC 7636 §4.3 makes an absent method `plain`; guessing either way could weaken or
+        // break the binding, so the caller must say which.
+        if (b.codeChallengeMethod === undefined) throw new InvalidInput('codeBinding: code_challenge_method required with a code challenge');
         cb.codeChallenge = b.codeChallenge;
-        cb.codeChallengeMethod = b.codeChallengeMethod ?? 'S256';
+        cb.codeChallengeMethod = b.codeChallengeMethod;
       }
       if (b.nonce !== undefined) cb.nonce = requireId(b.nonce, 'codeBinding.nonce', 1024);
       codeBinding = cb;
@@ -875,7 +887,11 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     token.expiresAt = expiresAt;
     token.revoked = false;
     token.epoch = ctx.user.epoch;
-    token.offline = (parent?.offline ?? false) || scope.includes('offline_access');
+    // Offline (OIDC Core §11) is what a refresh token and its products are. A code, and anything
+    // else minted straight from the grant at the front channel, is a product of the browser's
+    // login and dies with it; only a refresh token may be offline without a parent.
+    const offlineScope = scope.includes('offline_access');
+    token.offline = cls !== 'authorization_code' && (parent ? parent.offline || offlineScope : cls === 'refresh_token' && offlineScope);
     if (browserSessionId !== undefined) token.browserSessionId = browserSessionId;
     if (cls === 'refresh_token') {
       if (parent?.familyId !== undefined) token.familyId = parent.familyId;
@@ -990,9 +1006,12 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   }
 }
 
+/** No options: on a null prototype, like every options object (see requirePlainObject). */
+const NO_OPTIONS: Readonly<Record<string, unknown>> = Object.freeze(Object.create(null) as Record<string, unknown>);
+
 /** An options argument: undefined means none; anything but a plain object is {@link InvalidInput}. */
 function optionsOf<T>(v: unknown, name: string): Partial<T> {
-  return (v === undefined ? {} : requirePlainObject(v, name)) as Partial<T>;
+  return (v === undefined ? NO_OPTIONS : requirePlainObject(v, name)) as Partial<T>;
 }
 
 function optionalBoolean(v: unknown, name: string): boolean | undefined {
@@ -1012,9 +1031,11 @@ function issueOptions(v: unknown): IssueOptions {
 /** A record type with its fields writable, for building a record field by field. */
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** A lifetime in seconds: positive, and bounded like a token's so that every expiry stays a safe time. */
 function requirePositive(v: unknown, name: string): number {
   const n = requireFiniteNumber(v, name);
   if (n <= 0) throw new InvalidInput(`${name} must be positive`);
+  if (n > MAX_LIFETIME_SECONDS) throw new InvalidInput(`${name} must be at most ${MAX_LIFETIME_SECONDS} seconds`);
   return n;
 }
 

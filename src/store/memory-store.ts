@@ -29,6 +29,7 @@ import type {
   TreeDump,
   UserView,
 } from './store.js';
+import { InvalidInput } from '../errors.js';
 import { collectDescendants } from '../tree/lineage.js';
 import {
   addRecord,
@@ -276,8 +277,19 @@ export class MemoryStore implements SessionStore {
   }
 
   async load(data: TreeDump, routeOf: (userId: string) => string): Promise<void> {
-    for (const user of data.users) {
-      const route = routeOf(user.userId);
+    // All that can fail (reading the caller's records, routeOf) happens before the first write,
+    // on copies: a load that throws leaves the store as it was.
+    data = {
+      version: 1,
+      users: loadList(data.users, 'users'),
+      clients: loadList(data.clients, 'clients'),
+      grants: loadList(data.grants, 'grants'),
+      tokens: loadList(data.tokens, 'tokens'),
+      markers: loadList(data.markers, 'markers'),
+    };
+    const routes = data.users.map((user) => routeOf(user.userId));
+    for (const [i, user] of data.users.entries()) {
+      const route = routes[i]!;
       const existing = this.#users.get(user.userId);
       if (existing) existing.user = freeze(user);
       else this.#users.set(user.userId, { user: freeze(user), route, clients: new Map() });
@@ -492,6 +504,18 @@ function markerOf(t: TokenRecord, now: number): ReuseMarker {
   // An assignment, not a conditional spread: V8's slow path when the shapes vary.
   if (t.familyId !== undefined) marker.familyId = t.familyId;
   return marker;
+}
+
+/** Frozen copies of a dump's records, each read once; a hole or a non-record is {@link InvalidInput}. */
+function loadList<T extends object>(list: readonly T[], name: string): T[] {
+  if (!Array.isArray(list)) throw new InvalidInput(`dump: ${name} must be an array`);
+  const out: T[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const r: T | undefined = list[i];
+    if (r === null || typeof r !== 'object') throw new InvalidInput(`dump: ${name} entry ${i} is not a record`);
+    out.push(freeze({ ...r }));
+  }
+  return out;
 }
 
 function freeze<T extends object>(o: T): T {

@@ -115,7 +115,7 @@ export interface TokenRecord {
   readonly revoked: boolean;
   /** The user epoch at mint time (log out everywhere). */
   readonly epoch: number;
-  /** Minted under `offline_access`: survives logout (documented policy, SPEC §7). */
+  /** Minted under `offline_access` by a code or refresh token (never a code): survives logout (documented policy, SPEC §7). */
   readonly offline: boolean;
   /** The browser session it is bound to: the token dies when that session ends (SPEC §4). */
   readonly browserSessionId?: string;

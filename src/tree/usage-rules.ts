@@ -6,6 +6,13 @@ import { InvalidInput } from '../errors.js';
 import type { UsageRules } from './records.js';
 import { requireId } from './validate.js';
 
+/**
+ * Longest lifetime, in seconds, of anything the tree holds (a token, a grant, a refresh chain): far
+ * beyond any real policy, and small enough that every expiry stays a safe, JSON- and Redis-able
+ * millisecond time.
+ */
+export const MAX_LIFETIME_SECONDS = 10 * 365 * 86400;
+
 export const BUILTIN_CLASSES = ['authorization_code', 'access_token', 'refresh_token', 'id_token'] as const;
 
 /** Defaults per class (seconds). Codes are single-use (RFC 6749 §4.1.2); refresh tokens rotate. */
@@ -34,7 +41,7 @@ export function normalizeRules(input: unknown, base: UsageRules | undefined, nam
   const expiresIn = Object.hasOwn(r, 'expiresIn') ? r.expiresIn : base?.expiresIn;
   if (expiresIn !== undefined) {
     // A token born expired (expiresIn ≤ 0) is a configuration error, not a policy.
-    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0 || expiresIn > 10 * 365 * 86400) {
+    if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0 || expiresIn > MAX_LIFETIME_SECONDS) {
       throw new InvalidInput(`${name}.expiresIn must be a positive number of seconds`);
     }
     out.expiresIn = expiresIn;

@@ -49,11 +49,20 @@ export function requireScopes(value: unknown, name = 'scope'): readonly string[]
   return Object.freeze(out.slice());
 }
 
+/**
+ * An options or data object, as a copy of its own enumerable properties on a null prototype:
+ * nothing it inherits is ever read — not an `Object.create(...)` parent, not a polluted
+ * `Object.prototype` (a prototype-pollution gadget could otherwise supply a missing option) —
+ * and each getter runs once, so a value can't change between its check and its use.
+ */
 export function requirePlainObject(value: unknown, name: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidInput(`${name} must be an object`);
   }
-  return value as Record<string, unknown>;
+  // A spread defines (never assigns) each property, reading each once; then the prototype goes.
+  // ~50 ns and the copy keeps fast properties (Object.create(null) makes a dictionary-mode
+  // object, twice as slow from 5 keys on and slower to read).
+  return Object.setPrototypeOf({ ...value }, null) as Record<string, unknown>;
 }
 
 export function requireFiniteNumber(value: unknown, name: string): number {

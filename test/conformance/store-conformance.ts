@@ -10,6 +10,7 @@
  * `makeStore` is called once per test and must return an EMPTY store; `cleanup` runs after it.
  */
 import assert from 'node:assert/strict';
+import { decodeJwt, type JWTPayload } from 'jose';
 import { InactiveToken, InvalidInput, MintingNotAllowed, TokenReused, UnknownSession, UnknownToken, WrongClient } from '../../src/errors.js';
 import { hashTokenValue } from '../../src/crypto/token-value.js';
 import type { SessionManager } from '../../src/manager/session-manager.js';
@@ -19,6 +20,7 @@ import type { TokenRecord } from '../../src/tree/records.js';
 import {
   HOSTILE_IDS,
   SECRET_SPELLINGS,
+  jwtOptions,
   VERIFIER,
   pkceChallenge,
   TestClock,
@@ -31,6 +33,7 @@ import {
   prototypeSnapshot,
   purgeAll,
   rejectsWith,
+  routeOfToken,
 } from './harness.js';
 
 export type StoreFactory = () => Promise<{ store: SessionStore; cleanup(): Promise<void> }>;
@@ -157,8 +160,8 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const at = await m.mintToken(sid, 'access_token');
         assert.equal((await m.findToken(sid, code.value))?.id, code.token.id);
         assert.equal((await m.findToken(sid, at.value))?.class, 'access_token');
-        // The route is the user's shard (the first characters of every token value); sharded stores need it.
-        const path = { route: code.value.slice(0, 3), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
+        // The route is the user's shard (read from every token value); sharded stores need it.
+        const path = { route: routeOfToken(code.value), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
         const listed = await store.listTokens(path);
         assert.deepEqual(listed.map((t) => t.id).sort(), [code.token.id, at.token.id].sort());
         const byHash = await m.validateToken(at.value, { tokenClass: 'access_token', clientId: 'app' });
@@ -183,7 +186,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const at = await m.mintToken(sid, 'access_token');
         await m.removeSession(sid);
         const before = await store.dump();
-        const path = { route: at.value.slice(0, 3), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
+        const path = { route: routeOfToken(at.value), ...m.openSessionId(sid) } as { route: string; userId: string; clientId: string; grantId: string };
         const ok = await store.addTokens(path, [{ ...at.token, id: 'other', hash: 'h'.repeat(43) }]);
         assert.equal(ok, false);
         assert.deepEqual(canonicalDump(await store.dump()), canonicalDump(before));
@@ -227,9 +230,9 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const sid = await newSession(m, 'alice', 'app');
         const code = await m.mintToken(sid, 'authorization_code');
         const p = m.openSessionId(sid);
-        const lookup = await store.findToken(code.value.slice(0, 3), hashTokenValue(code.value));
+        const lookup = await store.findToken(routeOfToken(code.value), hashTokenValue(code.value));
         assert.ok(lookup?.token, 'findToken resolves the code');
-        const route = code.value.slice(0, 3);
+        const route = routeOfToken(code.value);
         const mint = (i: number): TokenRecord => ({
           ...code.token,
           id: `child-${i}`,
@@ -254,7 +257,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const sid = await newSession(m, 'alice', 'app');
         const code = await m.mintToken(sid, 'authorization_code');
         const before = canonicalDump(await store.dump());
-        const route = code.value.slice(0, 3);
+        const route = routeOfToken(code.value);
         const r1 = await store.consume(route, hashTokenValue(code.value), { tokenId: 'not-the-code', now: clock.now, mint: [], onReuse: 'grant', graceMs: 0 });
         assert.equal(r1.status, 'unknown');
         const r2 = await store.consume(route, hashTokenValue('nothing'), { tokenId: code.token.id, now: clock.now, mint: [], onReuse: 'grant', graceMs: 0 });
@@ -437,6 +440,41 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const sessions = await m.listUserSessions('alice');
         assert.ok(sessions.clients.every((c) => c.revoked && c.grants.every((g) => !g.active)));
         assert.equal(sessions.browserSessions.length, 0);
+      });
+
+      it('a code is never offline: one minted before the browser session ends or the user logs out everywhere is dead after it, whatever its scope', async () => {
+        const endings = {
+          'end of the browser session': { end: (bs: string) => m.endBrowserSession('alice', bs), reason: 'browser_session_ended', bsOnly: true },
+          'logoutUser keepOffline true': { end: () => m.logoutUser('alice', { keepOffline: true }), reason: 'user_logged_out', bsOnly: false },
+          'logoutUser keepOffline false': { end: () => m.logoutUser('alice', { keepOffline: false }), reason: 'client_session_revoked', bsOnly: false },
+        } as const;
+        for (const scope of ['openid', 'openid offline_access']) {
+          for (const [name, e] of Object.entries(endings)) {
+            const what = `${name}, scope "${scope}"`;
+            const bs = await m.startBrowserSession('alice', { validFor: 3600 });
+            const sid = await m.createSession({ userId: 'alice', authnEvent: {}, authRequest: authRequest('app', scope), browserSessionId: bs });
+            const bound = await m.mintToken(sid, 'authorization_code', { browserSessionId: bs });
+            const unbound = await m.mintToken(sid, 'authorization_code');
+            // Minted from the grant at the front channel like a code: also a product of the login.
+            const directAccess = await m.mintToken(sid, 'access_token', { browserSessionId: bs });
+            const earlier = await m.redeemCode((await m.mintToken(sid, 'authorization_code', { browserSessionId: bs })).value, { clientId: 'app' });
+            await e.end(bs);
+            const dead = e.bsOnly ? [bound, directAccess] : [bound, unbound, directAccess];
+            for (const t of dead) {
+              assert.equal(await active(m, t.value), false, `${what}: ${t.token.class} still active`);
+              assert.equal(t.token.offline, false, `${what}: ${t.token.class} minted offline`);
+            }
+            for (const code of e.bsOnly ? [bound] : [bound, unbound]) {
+              await rejectsWith(m.redeemCode(code.value, { clientId: 'app' }), InactiveToken, (err) => assert.equal(err.reason, e.reason, what));
+            }
+            // What a code produced keeps the offline policy: offline_access tokens outlive the
+            // login unless everything was revoked.
+            const survives = scope.includes('offline_access') && name !== 'logoutUser keepOffline false';
+            assert.equal(await active(m, earlier.accessToken.value), survives, `${what}: access token from an earlier code`);
+            if (earlier.refreshToken) assert.equal(await active(m, earlier.refreshToken.value), survives, `${what}: refresh token from an earlier code`);
+            assert.equal(earlier.refreshToken !== undefined, scope.includes('offline_access'));
+          }
+        }
       });
 
       it('logoutUser of an unknown user is UnknownSession and writes nothing', async () => {
@@ -651,7 +689,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         const bound = await mm.mintToken(f.sessionId, 'access_token', { browserSessionId: bs });
         const pkceSid = await newSession(mm, 'alice', 'app');
         const pkceCode = await mm.mintToken(pkceSid, 'authorization_code', {
-          codeBinding: { redirectUri: 'https://app.example/cb', codeChallenge: pkceChallenge(VERIFIER), nonce: 'n-1' },
+          codeBinding: { redirectUri: 'https://app.example/cb', codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'S256', nonce: 'n-1' },
         });
         const g2 = await codeFlow(mm, 'bob', 'other');
         await mm.logoutUser('bob', { keepOffline: true });
@@ -717,11 +755,114 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
           { ...good, grants: [{ ...good.grants[0], id: 42 }] },
           { ...good, tokens: [...good.tokens, { ...good.tokens[0], used: 'many' }] },
           JSON.parse(JSON.stringify(good).replace('"users":[', '"users":[{"__proto__":{"polluted":1},"userId":"x"},')),
+          // Holes after valid entries: a load that wrote as it went would leave those behind.
+          { ...good, tokens: [...good.tokens, , ,] },
+          { ...good, users: [...good.users, , ...good.users] },
+          { ...good, markers: new Array(2) },
         ];
         for (const b of bad) await rejectsWith(loaded.load(b), InvalidInput);
         assert.deepEqual(dumpCounts(await target.dump()), { users: 0, clients: 0, grants: 0, tokens: 0, markers: 0 });
         assert.equal(({} as Record<string, unknown>).polluted, undefined);
         assert.equal(await active(m, f.access), true);
+      });
+    });
+
+    describe('SPEC §5 details', () => {
+      it('getSessionInfoByToken of a used-up code or rotated-out refresh token: the info, active false, reason used, the marker; validateToken still throws', async () => {
+        const f = await codeFlow(m, 'alice', 'app');
+        await m.refresh(f.refresh!, { clientId: 'app' });
+        for (const [value, cls] of [[f.code, 'authorization_code'], [f.refresh!, 'refresh_token']] as const) {
+          const info = await m.getSessionInfoByToken(value, { grant: true });
+          assert.equal(info.active, false);
+          assert.equal(info.inactiveReason, 'used');
+          assert.equal(info.token, undefined);
+          assert.equal(info.marker?.class, cls);
+          assert.deepEqual([info.userId, info.clientId, info.grant?.id], ['alice', 'app', m.openSessionId(f.sessionId).grantId]);
+          assert.deepEqual(m.openSessionId(info.sessionId), m.openSessionId(f.sessionId));
+          await rejectsWith(m.validateToken(value), InactiveToken, (e) => assert.equal(e.reason, 'used'));
+        }
+        const live = await m.getSessionInfoByToken(f.access);
+        assert.equal(live.active, true);
+        assert.equal(live.token?.id, f.set.accessToken.token.id);
+      });
+
+      it('introspection gives token_type Bearer for access tokens only (RFC 7662 §2.2), and can be limited to some classes', async () => {
+        const f = await codeFlow(m, 'alice', 'app');
+        const at = await m.introspect(f.access);
+        assert.ok(at.active);
+        assert.equal(at.token_type, 'Bearer');
+        const rt = await m.introspect(f.refresh!);
+        assert.ok(rt.active);
+        assert.equal('token_type' in rt, false, JSON.stringify(rt));
+        const code = await m.mintToken(f.sessionId, 'authorization_code');
+        assert.equal((await m.introspect(code.value)).active, true);
+        const only = { tokenClasses: ['access_token', 'refresh_token'] };
+        assert.deepEqual(await m.introspect(code.value, only), { active: false });
+        assert.equal((await m.introspect(f.refresh!, only)).active, true);
+        assert.equal((await m.introspect(f.access, { ...only, clientId: 'app' })).active, true);
+        assert.deepEqual(await m.introspect(f.access, { tokenClasses: ['refresh_token'] }), { active: false });
+        await rejectsWith(m.introspect(f.access, { tokenClasses: 'access_token' as never }), InvalidInput);
+      });
+
+      it('a code challenge needs its method (RFC 7636 §4.3 would make it plain): InvalidInput, nothing minted', async () => {
+        const sid = await newSession(m, 'alice', 'app');
+        const before = canonicalDump(await store.dump());
+        await rejectsWith(m.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER) } }), InvalidInput, (e) =>
+          assert.match(e.message, /code_challenge_method required/),
+        );
+        assert.deepEqual(canonicalDump(await store.dump()), before);
+        for (const [method, challenge] of [['S256', pkceChallenge(VERIFIER)], ['plain', VERIFIER]] as const) {
+          const code = await m.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: challenge, codeChallengeMethod: method } });
+          const wrong = await m.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: challenge, codeChallengeMethod: method } });
+          await rejectsWith(m.redeemCode(wrong.value, { clientId: 'app', codeVerifier: method === 'plain' ? pkceChallenge(VERIFIER) : VERIFIER.replace('d', 'e') }), InvalidInput);
+          assert.equal((await m.findToken(sid, code.value))?.codeBinding?.codeChallengeMethod, method);
+          await m.redeemCode(code.value, { clientId: 'app', codeVerifier: VERIFIER });
+        }
+      });
+    });
+
+    describe('unlinkability across clients (OIDC Core §8)', () => {
+      it('token values and JWT ids of one user at two pairwise clients share no prefix beyond chance, and every one resolves', async () => {
+        const mm = manager({ jwt: await jwtOptions() });
+        const bs = await mm.startBrowserSession('alice', { validFor: 3600 });
+        const N = 48;
+        const at = (clientId: string, sector: string) => ({ clientId, sector, values: [] as string[], jtis: [] as string[], claims: [] as JWTPayload[] });
+        const clients = [at('app', 'app.example'), at('other', 'other.example')];
+        for (let i = 0; i < N; i++) {
+          for (const c of clients) {
+            const sid = await mm.createSession({
+              userId: 'alice',
+              authnEvent: {},
+              authRequest: authRequest(c.clientId),
+              subType: 'pairwise',
+              sectorIdentifier: c.sector,
+              browserSessionId: bs,
+            });
+            const code = await mm.mintToken(sid, 'authorization_code', { browserSessionId: bs });
+            const set = await mm.redeemCode(code.value, { clientId: c.clientId });
+            const claims = decodeJwt(set.idToken!.value);
+            c.values.push(code.value, set.accessToken.value, set.refreshToken!.value);
+            c.jtis.push(claims.jti!);
+            c.claims.push(claims);
+            for (const v of [set.accessToken.value, set.refreshToken!.value, set.idToken!.value]) assert.equal(await active(mm, v), true, 'a value no longer resolves');
+          }
+        }
+        const prefix = (v: string) => v.slice(0, 3);
+        const [a, b] = clients as [(typeof clients)[0], (typeof clients)[0]];
+        // 18-bit prefixes: two values of different clients agree with probability 2^-18.
+        const same = (x: string[], y: string[]) => x.filter((v, i) => prefix(v) === prefix(y[i]!)).length;
+        assert.ok(same(a.values, b.values) <= 1, `${same(a.values, b.values)} of ${a.values.length} value pairs share a prefix`);
+        assert.ok(same(a.jtis, b.jtis) <= 1, `${same(a.jtis, b.jtis)} of ${a.jtis.length} jti pairs share a prefix`);
+        const all = [...a.values, ...b.values, ...a.jtis, ...b.jtis];
+        assert.ok(new Set(all.map(prefix)).size >= all.length - 5, 'prefixes of one user repeat');
+        for (let i = 0; i < 3; i++) assert.ok(new Set(all.map((v) => v[i])).size >= 50, `character ${i} of the prefix is nearly constant`);
+        // Nothing else in the ID tokens of one login is the same at both clients but what the
+        // login itself is (its time and method) and what every token of the issuer has.
+        const shared = new Set<string>();
+        for (let i = 0; i < N; i++) {
+          for (const k of Object.keys(a.claims[i]!)) if (JSON.stringify(a.claims[i]![k]) === JSON.stringify(b.claims[i]![k])) shared.add(k);
+        }
+        assert.deepEqual([...shared].filter((k) => !['iss', 'iat', 'exp', 'auth_time', 'acr', 'amr'].includes(k)), []);
       });
     });
 

@@ -21,6 +21,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { MAX_TOKEN_LENGTH } from '../../src/tree/validate.js';
 import {
   REDIRECT,
+  SECRETS,
   TestClock,
   VERIFIER,
   authRequest,
@@ -80,7 +81,7 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
     const bob = await codeFlow(m, 'bob', 'app');
     const bs = await m.startBrowserSession('alice', { validFor: 3600 });
     const pkceSid = await newSession(m, 'alice', 'app');
-    const pkceCode = await m.mintToken(pkceSid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), redirectUri: REDIRECT } });
+    const pkceCode = await m.mintToken(pkceSid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'S256', redirectUri: REDIRECT } });
     const foreign = makeManager(new MemoryStore(), clock, {
       secrets: { sessionIdKeys: [{ kid: 'k2', key: Buffer.alloc(32, 99) }], subjectSalt: Buffer.alloc(32, 98) },
     });
@@ -367,7 +368,8 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
       ['resources bad', mint('access_token', { resources: [null] }), InvalidInput],
       ['browserSessionId empty', mint('access_token', { browserSessionId: '' }), InvalidInput],
       ['codeBinding not object', mint('authorization_code', { codeBinding: 'x' }), InvalidInput],
-      ['codeChallenge malformed', mint('authorization_code', { codeBinding: { codeChallenge: 'short' } }), InvalidInput],
+      ['codeChallenge malformed', mint('authorization_code', { codeBinding: { codeChallenge: 'short', codeChallengeMethod: 'S256' } }), InvalidInput],
+      ['codeChallenge without a method', mint('authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER) } }), InvalidInput],
       ['codeChallengeMethod unknown', mint('authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'MD5' } }), InvalidInput],
       ['redirectUri number', mint('authorization_code', { codeBinding: { redirectUri: 1 } }), InvalidInput],
       ['nonce empty', mint('authorization_code', { codeBinding: { nonce: '' } }), InvalidInput],
@@ -487,6 +489,44 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
     ]);
   });
 
+  it('options are read from their own properties only: an inherited option, or one a polluted Object.prototype supplies, is never read', async () => {
+    const boundCode = await m.mintToken(fx.pkceSid, 'authorization_code', { codeBinding: { redirectUri: REDIRECT } });
+    // Inherited: a parent object's options are not the caller's.
+    await check([
+      ['redeemCode options inherited', () => m.redeemCode(boundCode.value, Object.create({ clientId: 'app', redirectUri: REDIRECT })), InvalidInput],
+      ['createSession input inherited', () => m.createSession(Object.create({ userId: 'alice', authnEvent: {}, authRequest: authRequest('app') })), InvalidInput],
+    ]);
+    const inheritedConfig = new SessionManager(Object.assign(Object.create({ grantLifetime: 60 }), { secrets: SECRETS, logger: { warn: () => {} }, clock: clock.read }));
+    const g = (await inheritedConfig.getSessionInfo(await newSession(inheritedConfig, 'alice', 'app'), { grant: true })).grant!;
+    assert.equal(g.expiresAt - g.issuedAt, 14 * 86400 * 1000, 'grantLifetime was inherited');
+    // Gadgets: options the caller left out, supplied by a polluted Object.prototype.
+    const gadgets: Array<[string, unknown]> = [
+      ['redirectUri', REDIRECT],
+      ['codeVerifier', VERIFIER],
+      ['keepOffline', true],
+      ['refreshToken', false],
+      ['clientId', 'evil'],
+      ['tokenClass', 'id_token'],
+    ];
+    for (const [k, v] of gadgets) Object.defineProperty(Object.prototype, k, { value: v, configurable: true, writable: true });
+    try {
+      // A code bound to a PKCE challenge and a redirect URI, redeemed without verifier or URI.
+      await check([
+        ['redeemCode without redirectUri and verifier', () => m.redeemCode(fx.pkceCode.value, { clientId: 'app' }), InvalidInput],
+        ['redeemCode without redirectUri', () => m.redeemCode(boundCode.value, { clientId: 'app' }), InvalidInput],
+      ]);
+      assert.equal((await m.validateToken(fx.f.access)).userId, 'alice', 'validate options came from Object.prototype');
+      assert.equal((await m.introspect(fx.f.access)).active, true, 'introspect options came from Object.prototype');
+      const set = await m.redeemCode(boundCode.value, { clientId: 'app', redirectUri: REDIRECT });
+      assert.ok(Object.hasOwn(set, 'refreshToken'), 'issue.refreshToken came from Object.prototype');
+      // logoutUser without options means keepOffline: false.
+      await m.logoutUser('alice');
+      assert.equal((await m.introspect(set.refreshToken!.value)).active, false, 'keepOffline came from Object.prototype');
+    } finally {
+      for (const [k] of gadgets) delete (Object.prototype as Record<string, unknown>)[k];
+    }
+  });
+
   it('load: malformed dumps are InvalidInput and load nothing', async () => {
     const good = JSON.parse(JSON.stringify(await m.dump()));
     const fresh = makeManager(undefined, clock);
@@ -518,6 +558,13 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
       ['token codeBinding method', tweak((d) => (d.tokens[0].codeBinding = { codeChallengeMethod: 'MD5' }))],
       ['marker usedAt string', tweak((d) => (d.markers[0].usedAt = 'then'))],
       ['proto-polluting user', JSON.parse(JSON.stringify(good).replace('"users":[', '"users":[{"__proto__":{"polluted":true}},'))],
+      // Holes (a JSON reviver or a hand-built dump can leave them): after valid entries, so a
+      // load that wrote as it went would have written those.
+      ['tokens with holes', tweak((d) => (d.tokens = [...d.tokens, , ,]))],
+      ['users with a hole', tweak((d) => (d.users = [...d.users, , ...d.users]))],
+      ['markers new Array(3)', tweak((d) => (d.markers = new Array(3)))],
+      ['grants that are a Proxy', tweak((d) => (d.grants = new Proxy(d.grants, {})))],
+      ['clients of an Array subclass', tweak((d) => (d.clients = Object.setPrototypeOf(d.clients, (class extends Array {}).prototype)))],
     ];
     for (const [label, data] of bad) {
       let err: unknown;
@@ -558,6 +605,42 @@ describe('bad configuration is InvalidInput at construction, never a TypeError l
       { clock: 'now' },
     ];
     for (const o of bad) assert.throws(() => new SessionManager(o as never), InvalidInput, JSON.stringify(o));
+  });
+
+  it('a logger without warn, a store without the SessionStore methods, and lifetimes past the token bound (10 years)', async () => {
+    const secrets = { sessionIdKeys: [{ kid: 'k', key: Buffer.alloc(32, 1) }], subjectSalt: Buffer.alloc(32, 2) };
+    const quiet = { warn: () => {} };
+    const { load: _load, ...storeWithoutLoad } = Object.fromEntries(
+      Object.getOwnPropertyNames(MemoryStore.prototype).filter((k) => k !== 'constructor').map((k) => [k, () => undefined]),
+    );
+    const tenYears = 10 * 365 * 86400;
+    const bad: Array<[string, unknown]> = [
+      ['logger {} (no secrets: it would warn)', { logger: {} }],
+      ['logger {} (secrets: it never warns, still refused)', { secrets, logger: {} }],
+      ['logger null', { secrets, logger: null }],
+      ['logger.warn a string', { secrets, logger: { warn: 'x' } }],
+      ['store {}', { secrets, logger: quiet, store: {} }],
+      ['store null', { secrets, logger: quiet, store: null }],
+      ['store a string', { secrets, logger: quiet, store: 'redis' }],
+      ['store without load', { secrets, logger: quiet, store: storeWithoutLoad }],
+      ['grantLifetime 1e306', { secrets, logger: quiet, grantLifetime: 1e306 }],
+      ['grantLifetime 1e13', { secrets, logger: quiet, grantLifetime: 1e13 }],
+      ['grantLifetime just over 10 years', { secrets, logger: quiet, grantLifetime: tenYears + 1 }],
+      ['refresh.absoluteLifetime 1e306', { secrets, logger: quiet, refresh: { absoluteLifetime: 1e306 } }],
+      ['refresh.absoluteLifetime just over 10 years', { secrets, logger: quiet, refresh: { absoluteLifetime: tenYears + 1 } }],
+      ['refresh.graceSeconds 1e306', { secrets, logger: quiet, refresh: { graceSeconds: 1e306 } }],
+    ];
+    for (const [label, o] of bad) assert.throws(() => new SessionManager(o as never), InvalidInput, label);
+    // The bound itself is allowed, and a store of the right shape (here: the real one) is taken.
+    const m = new SessionManager({ secrets, logger: quiet, store: new MemoryStore(), grantLifetime: tenYears, refresh: { absoluteLifetime: tenYears } });
+    const sid = await m.createSession({ userId: 'u', authnEvent: {}, authRequest: { client_id: 'c' } });
+    const d = JSON.parse(JSON.stringify(await m.dump()));
+    await new SessionManager({ secrets, logger: quiet }).load(d);
+    // The same bound for the lifetimes given per call (seconds).
+    await assert.rejects(m.createSession({ userId: 'u', authnEvent: {}, authRequest: { client_id: 'c' }, expiresIn: 1e306 }), InvalidInput);
+    await assert.rejects(m.createSession({ userId: 'u', authnEvent: { validFor: 1e306 }, authRequest: { client_id: 'c' } }), InvalidInput);
+    await assert.rejects(m.startBrowserSession('u', { validFor: 1e306 }), InvalidInput);
+    assert.equal((await m.grants(sid)).length, 1, 'nothing was written by the refused calls');
   });
 
   it('a jwt option whose alg does not fit its key, or that is malformed, is refused up front', async () => {

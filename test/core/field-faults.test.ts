@@ -49,7 +49,7 @@ describe('field faults (manager level)', () => {
   describe('fault 7: ten simultaneous redemptions of one PKCE code', () => {
     async function race(mm: SessionManager) {
       const sid = await newSession(mm, 'U', 'C');
-      const code = await mm.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), redirectUri: 'https://app.example/cb' } });
+      const code = await mm.mintToken(sid, 'authorization_code', { codeBinding: { codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'S256', redirectUri: 'https://app.example/cb' } });
       const before = (await mm.dump()).tokens.length;
       const results = await Promise.allSettled(
         Array.from({ length: 10 }, () => mm.redeemCode(code.value, { clientId: 'C', codeVerifier: VERIFIER, redirectUri: 'https://app.example/cb' })),

@@ -39,7 +39,7 @@ describe('JWT-format tokens', () => {
     assert.equal(decodeJwt(idt).nonce, 'n-1');
     assert.equal(decodeJwt(idt).aud, 'app');
     const info = await m.getSessionInfoByToken(idt);
-    assert.equal(info.token.class, 'id_token');
+    assert.equal(info.token?.class, 'id_token');
     assert.equal(info.active, true);
   });
 

@@ -75,7 +75,9 @@ class Model {
       t.expiresAt > this.now &&
       this.grantLive(t.grant) &&
       u !== undefined &&
-      (t.grant.offline || t.epoch === u.epoch)
+      // Offline: what a code or refresh token produced under offline_access; a code, or a token
+      // minted straight from the grant, is never offline.
+      ((t.grant.offline && t.parent !== undefined) || t.epoch === u.epoch)
     );
   }
   /** An expired token (or its reuse marker) may already be pruned: lookups may not find it. */

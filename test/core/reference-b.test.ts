@@ -282,8 +282,8 @@ describe('reference §B: every defect class has a test', () => {
   it('B-21 the grant and the token of a value come back together', async () => {
     const f = await codeFlow(m, 'diana', 'client_1');
     const info = await m.getSessionInfoByToken(f.access, { grant: true });
-    assert.equal(info.grant?.id, info.token.grantId);
-    assert.equal(info.token.class, 'access_token');
+    assert.equal(info.grant?.id, info.token?.grantId);
+    assert.equal(info.token?.class, 'access_token');
   });
 
   it('B-22/B-23 (no ExchangeGrant: token exchange is not offered) the rules a token is minted with are its rules, and its links to its origin survive persistence', async () => {
@@ -590,14 +590,29 @@ describe('reference §B: every defect class has a test', () => {
     assert.equal((await m.validateToken(r.accessToken.value)).userId, 'diana');
   });
 
-  it('B-52 ids are random 128-bit values, not time-based UUIDs', async () => {
-    const sid = await newSession(m, 'diana', 'client_1');
-    const ids = new Set<string>();
-    for (let i = 0; i < 500; i++) ids.add((await m.mintToken(sid, 'access_token')).token.id);
-    assert.equal(ids.size, 500);
-    for (const id of ids) assert.match(id, /^[A-Za-z0-9_-]{22}$/);
-    const prefixes = new Set([...ids].map((id) => id.slice(0, 4)));
-    assert.ok(prefixes.size > 400, 'no shared time prefix');
+  it('B-52 ids are random 128-bit values, not time-based UUIDs: token, grant and browser-session ids, and JWT ids', async () => {
+    const mm = makeManager(undefined, clock, { jwt: await jwtOptions() });
+    const sid = await newSession(mm, 'diana', 'client_1');
+    const kinds: Record<string, { ids: string[]; format: RegExp }> = {
+      'token id': { ids: [], format: /^[A-Za-z0-9_-]{22}$/ },
+      'grant id': { ids: [], format: /^[A-Za-z0-9_-]{22}$/ },
+      'browser session id': { ids: [], format: /^[A-Za-z0-9_-]{22}$/ },
+      // The jti is the token's reference value: a masked route and 256 random bits.
+      jti: { ids: [], format: /^[A-Za-z0-9_-]{46}$/ },
+    };
+    for (let i = 0; i < 500; i++) {
+      clock.advance(1000); // a time-based id would change with the clock (and only with it)
+      kinds['token id']!.ids.push((await mm.mintToken(sid, 'access_token')).token.id);
+      kinds['grant id']!.ids.push(mm.openSessionId(await newSession(mm, 'diana', 'client_1')).grantId!);
+      kinds['browser session id']!.ids.push(await mm.startBrowserSession('diana', { validFor: 3600 }));
+      kinds.jti!.ids.push(decodeJwt((await mm.mintToken(sid, 'id_token')).value).jti!);
+    }
+    for (const [kind, { ids, format }] of Object.entries(kinds)) {
+      assert.equal(new Set(ids).size, 500, `${kind}s repeat`);
+      for (const id of ids) assert.match(id, format, kind);
+      const prefixes = new Set(ids.map((id) => id.slice(0, 4)));
+      assert.ok(prefixes.size > 400, `${kind}s share a prefix: ${prefixes.size} distinct of 500`);
+    }
   });
 
   it('B-53 loading never instantiates anything named in the data: extra fields dropped, records are plain', async () => {
@@ -632,13 +647,33 @@ describe('reference §B: every defect class has a test', () => {
 
   it('B-55 session ids carry no readable time and die with their node', async () => {
     const sid = await m.createSession({ userId: 'diana', authnEvent: {}, authRequest: authRequest('client_1'), expiresIn: 60 });
+    const path = m.openSessionId(sid);
+    assert.deepEqual(Object.keys(path).sort(), ['clientId', 'grantId', 'userId']);
+    // The clear text of an id is what the format defines, nothing else: version 1, the length of
+    // the key id and the key id (SECRETS' first key, 'k2'); then nonce, ciphertext and tag.
+    const kid = Buffer.from(SECRETS.sessionIdKeys[0].kid);
+    const header = Buffer.concat([Buffer.from([1, kid.length]), kid]);
+    // The same path sealed many times at two clock values 30 years apart (and real time moving
+    // on meanwhile): beyond the header no byte position is constant within a group, so none can
+    // carry a time (nor anything else deterministic), and the groups look alike.
+    const group = () => Array.from({ length: 64 }, () => Buffer.from(m.sessionIdOf(path), 'base64url'));
     clock.advanceSeconds(30);
-    const later = m.sessionIdOf(m.openSessionId(sid));
-    assert.equal(later.length, sid.length);
-    assert.deepEqual(Object.keys(m.openSessionId(sid)).sort(), ['clientId', 'grantId', 'userId']);
+    const early = group();
+    assert.equal((await m.getSessionInfo(sid)).grantId, path.grantId);
     clock.advanceSeconds(31);
     await purgeAll(m);
     await rejectsWith(m.getSessionInfo(sid), UnknownSession);
+    clock.advanceSeconds(30 * 365 * 86400);
+    const late = group();
+    for (const ids of [early, late]) {
+      for (const raw of ids) {
+        assert.equal(raw.length, early[0]!.length, 'ids of one path differ in length');
+        assert.deepEqual(raw.subarray(0, header.length), header);
+      }
+      for (let p = header.length; p < ids[0]!.length; p++) {
+        assert.ok(new Set(ids.map((raw) => raw[p])).size > 1, `byte ${p} is the same in every id of one time`);
+      }
+    }
   });
 
   it('B-56 no key ring without real keys: empty ring, short key or duplicate kid is refused', () => {

@@ -79,8 +79,8 @@ forEachConfiguration('oidcSessions middleware', (cfg, ctx) => {
     const a = (await agent.get('/authorize').query(AUTH).expect(200)).body;
     const me = (await agent.get('/whoami')).body;
     const found = await t.manager.getSessionInfoByToken(a.code);
-    assert.equal(found.token.browserSessionId, me.browserSessionId);
-    assert.equal(found.token.codeBinding?.redirectUri, AUTH.redirect_uri);
+    assert.equal(found.token?.browserSessionId, me.browserSessionId);
+    assert.equal(found.token?.codeBinding?.redirectUri, AUTH.redirect_uri);
     const tokens = (await request(t.url).post('/token').send({ code: a.code, client_id: 'app-one', redirect_uri: AUTH.redirect_uri }).expect(200)).body;
     const intro = (await request(t.url).post('/introspect').send({ token: tokens.access_token }).expect(200)).body;
     assert.equal(intro.active, true);
@@ -148,6 +148,19 @@ forEachConfiguration('oidcSessions middleware', (cfg, ctx) => {
     assert.equal(await intro(t2.access_token), true, 'offline access token survives (documented policy)');
     assert.equal(await intro(t2.refresh_token), true, 'offline refresh token survives');
     assert.equal((await agent.post('/logout').send({}).expect(200)).body.seen, false, 'a second logout sees nobody');
+  });
+
+  it('a code issued before a logout cannot be redeemed after it, with or without offline_access (this browser or everywhere)', async () => {
+    for (const logout of [{}, { everywhere: true }, { everywhere: true, keepOffline: false }]) {
+      for (const scope of ['openid', 'openid offline_access']) {
+        const { agent } = await loggedIn(t);
+        const a = (await agent.get('/authorize').query({ ...AUTH2, scope }).expect(200)).body;
+        await agent.post('/logout').send(logout).expect(200);
+        const res = await request(t.url).post('/token').send({ code: a.code, client_id: 'app-two', redirect_uri: AUTH2.redirect_uri });
+        assert.equal(res.status, 400, `${JSON.stringify(logout)}, scope "${scope}": ${JSON.stringify(res.body)}`);
+        assert.equal(res.body.error, 'invalid_grant');
+      }
+    }
   });
 
   it('logout destroys the old express-session record', async () => {

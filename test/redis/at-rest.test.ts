@@ -41,7 +41,7 @@ describe('RedisStore: nothing secret at rest', function () {
       browserSessionId: bs,
     });
     const code = await m.mintToken(sid, 'authorization_code', {
-      codeBinding: { redirectUri: REDIRECT, codeChallenge: pkceChallenge(VERIFIER), nonce: 'n-0S6' },
+      codeBinding: { redirectUri: REDIRECT, codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'S256', nonce: 'n-0S6' },
     });
     const set = await m.redeemCode(code.value, { clientId: 'app', redirectUri: REDIRECT, codeVerifier: VERIFIER });
     assert.ok(set.idToken && set.refreshToken, 'the flow issued an ID token and a refresh token');

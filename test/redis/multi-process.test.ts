@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RedisStore } from '../../src/redis/redis-store.js';
 import type { SessionManager } from '../../src/manager/session-manager.js';
-import { TestClock, codeFlow, makeManager, newSession } from '../conformance/harness.js';
+import { TestClock, codeFlow, makeManager, newSession, routeOfToken } from '../conformance/harness.js';
 import { singleServer, uniquePrefix, type SingleFixture } from './helpers.js';
 
 const CONTENDER = fileURLToPath(new URL('./fixtures/contender.ts', import.meta.url));
@@ -76,7 +76,7 @@ describe('RedisStore: two processes, one Redis', function () {
   /** The grant a session id names, in the route of one of its token values. */
   const grantPath = (sid: string, value: string) => {
     const p = m.openSessionId(sid);
-    return { route: value.slice(0, 3), userId: p.userId, clientId: p.clientId!, grantId: p.grantId! };
+    return { route: routeOfToken(value), userId: p.userId, clientId: p.clientId!, grantId: p.grantId! };
   };
 
   it(`code redemption: exactly one of ${2 * PER_PROCESS} succeeds, in each of ${TRIALS} trials`, async () => {

@@ -44,7 +44,7 @@ async function seed(m: SessionManager): Promise<Pools> {
     for (const clientId of CLIENTS.slice(0, 1 + (i % CLIENTS.length))) {
       const sid = await m.createSession({ userId, authnEvent: { amr: ['pwd'] }, authRequest: { ...authRequest(clientId), nonce: 'n-1' }, browserSessionId: bs });
       p.sessionIds.push(sid, m.sessionIdOf({ userId, clientId }), m.sessionIdOf({ userId }));
-      const code = await m.mintToken(sid, 'authorization_code', { browserSessionId: bs, codeBinding: { redirectUri: REDIRECT, codeChallenge: pkceChallenge(VERIFIER), nonce: 'n-1' } });
+      const code = await m.mintToken(sid, 'authorization_code', { browserSessionId: bs, codeBinding: { redirectUri: REDIRECT, codeChallenge: pkceChallenge(VERIFIER), codeChallengeMethod: 'S256', nonce: 'n-1' } });
       const set = await m.redeemCode(code.value, { clientId, redirectUri: REDIRECT, codeVerifier: VERIFIER });
       const next = await m.refresh(set.refreshToken!.value, { clientId });
       const spare = await m.mintToken(sid, 'authorization_code');

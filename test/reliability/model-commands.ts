@@ -141,7 +141,7 @@ class MintFromGrant extends Cmd {
         cls: this.cls,
         grant: g,
         expiresAt: Math.min(m.now + lifeOf(this.cls), g.expiresAt),
-        offline: g.offline,
+        offline: false, // a code or a token minted straight from the grant is a product of the login
         ...(bs !== undefined && { bs }),
       });
     }
@@ -174,7 +174,7 @@ class MintFromToken extends Cmd {
         grant: t.grant,
         parent: t.id,
         expiresAt: Math.min(m.now + LIFE.access, t.grant.expiresAt),
-        offline: t.offline,
+        offline: t.cls === 'authorization_code' ? t.grant.offline : t.offline, // a code's products take it from the scope
         ...(t.bs !== undefined && { bs: t.bs }),
       });
     }
@@ -209,11 +209,11 @@ class Redeem extends Cmd {
       t.used = true;
       t.usedAt = m.now;
       const g = t.grant;
-      m.addToken({ value: set!.accessToken.value, id: set!.accessToken.token.id, cls: 'access_token', grant: g, parent: t.id, expiresAt: Math.min(m.now + LIFE.access, g.expiresAt), offline: t.offline, ...(t.bs !== undefined && { bs: t.bs }) });
-      assert.equal(set!.refreshToken !== undefined, t.offline, 'a refresh token exactly for offline_access');
+      m.addToken({ value: set!.accessToken.value, id: set!.accessToken.token.id, cls: 'access_token', grant: g, parent: t.id, expiresAt: Math.min(m.now + LIFE.access, g.expiresAt), offline: g.offline, ...(t.bs !== undefined && { bs: t.bs }) });
+      assert.equal(set!.refreshToken !== undefined, g.offline, 'a refresh token exactly for offline_access');
       if (set!.refreshToken) {
         const id = set!.refreshToken.token.id;
-        m.addToken({ value: set!.refreshToken.value, id, cls: 'refresh_token', grant: g, parent: t.id, family: id, expiresAt: Math.min(m.now + LIFE.refresh, g.expiresAt), offline: t.offline, ...(t.bs !== undefined && { bs: t.bs }) });
+        m.addToken({ value: set!.refreshToken.value, id, cls: 'refresh_token', grant: g, parent: t.id, family: id, expiresAt: Math.min(m.now + LIFE.refresh, g.expiresAt), offline: g.offline, ...(t.bs !== undefined && { bs: t.bs }) });
       }
     }
   }

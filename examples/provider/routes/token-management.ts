@@ -9,7 +9,7 @@ import { isCallerFault } from '../oauth-errors.js';
 import { LIMITS, paramsOf, requiredParam } from '../params.js';
 
 /** Only access and refresh tokens are introspectable; codes and ID tokens are not (RFC 7662 §2.2). */
-const INTROSPECTABLE = new Set(['access_token', 'refresh_token']);
+const INTROSPECTABLE = ['access_token', 'refresh_token'];
 
 export function tokenManagementRoutes(p: Provider): Router {
   const router = Router();
@@ -19,10 +19,7 @@ export function tokenManagementRoutes(p: Provider): Router {
     const token = requiredParam(paramsOf(req.body), 'token', LIMITS.token);
     // RFC 7662 §2.2: anything not active — unknown, expired, revoked, another client's — is
     // just `{"active": false}`; the introspect call already answers that way.
-    let answer: IntrospectionResponse = await p.manager.introspect(token, { clientId: client.client_id });
-    if (answer.active && !INTROSPECTABLE.has(answer.token_type === 'Bearer' ? 'access_token' : answer.token_type)) {
-      answer = { active: false };
-    }
+    const answer: IntrospectionResponse = await p.manager.introspect(token, { clientId: client.client_id, tokenClasses: INTROSPECTABLE });
     res.setHeader('Cache-Control', 'no-store');
     res.json(answer);
   });
@@ -38,7 +35,8 @@ export function tokenManagementRoutes(p: Provider): Router {
     }
     // RFC 7009 §2.2: an unknown or already invalid token is answered 200 as well; so is another
     // client's token, which this client must not be able to revoke or even detect.
-    if (info && info.clientId === client.client_id) {
+    // A used-up token (info.marker, no info.token) is invalid already: nothing to revoke.
+    if (info?.token && info.clientId === client.client_id) {
       try {
         if (info.token.class === 'refresh_token') {
           // RFC 7009 §2.1: revoking a refresh token SHOULD also invalidate the access tokens of
