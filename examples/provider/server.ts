@@ -1,7 +1,7 @@
 /**
  * Runs the example OpenID provider: `npm start`. Configuration by environment (README.md).
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createProviderApp } from './app.js';
 import { parseClients } from './clients.js';
 import { readEnv, readJsonFile } from './config.js';
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     ...(redis && { treeStore: redis.treeStore, sessionStore: redis.sessionStore }),
     logger: log,
   });
-  const server: Server = app.listen(env.port, env.host, () => {
+  const server: Server = createServer(app).listen(env.port, env.host, () => {
     log.info(`OpenID provider ${env.issuer} listening on ${env.host}:${env.port}`);
     log.info(`store: ${redis ? 'Redis (session tree and browser sessions)' : 'in memory'}`);
     log.info(`discovery: ${env.issuer}/.well-known/openid-configuration · account: ${env.issuer}/account`);
