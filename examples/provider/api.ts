@@ -61,9 +61,6 @@ export function apiResponder(endpoints: Endpoints, form: NodeMiddleware, log: Pr
   }
 
   return {
-    /** The API paths, for telling JSON requests from page requests. */
-    paths: new Set(routes.keys()) as ReadonlySet<string>,
-
     serveApi(path: string, req: ApiRequest, res: ServerResponse): boolean {
       const route = routes.get(path);
       if (!route) return false;
@@ -85,7 +82,13 @@ export function apiResponder(endpoints: Endpoints, form: NodeMiddleware, log: Pr
       }
       form(req, res, (err) => {
         if (err) return fail(err, req, res, path);
-        endpoint(req, res).catch((e: unknown) => fail(e, req, res, path));
+        let answered: Promise<void>;
+        try {
+          answered = endpoint(req, res);
+        } catch (e) {
+          return fail(e, req, res, path); // an endpoint that throws before its first await
+        }
+        answered.catch((e: unknown) => fail(e, req, res, path));
       });
       return true;
     },

@@ -4,7 +4,6 @@
  * code; the only 5xx is 503 `temporarily_unavailable` when the session store is down.
  */
 import type { ServerResponse } from 'node:http';
-import type { Request } from 'express';
 import {
   errorAnswer,
   InactiveToken,
@@ -98,9 +97,4 @@ export function bearerChallenge(realm: string, error?: string, description?: str
   if (error) v += `, error="${q(error)}"`;
   if (description) v += `, error_description="${q(description)}"`;
   return v;
-}
-
-/** True when the request targets a JSON API endpoint rather than a page. */
-export function wantsJson(req: Request, apiPaths: ReadonlySet<string>): boolean {
-  return apiPaths.has(req.path);
 }

@@ -4,7 +4,12 @@
  * written (the request listener answers plain paths itself, Express's parser routes the rest).
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import express from 'express';
+import { apiResponder, type NodeMiddleware } from '../../examples/provider/api.js';
+import { OAuthError } from '../../examples/provider/oauth-errors.js';
+import { StoreUnavailable } from '../../src/index.js';
 import { startProvider, type RunningProvider } from './helpers/provider.js';
 
 const SECRET = 'api-secret-0123456789abcdef';
@@ -132,5 +137,44 @@ describe('example provider: JSON APIs at the HTTP level', function () {
     // Not an API path: Express's pages answer (404), whatever the spelling.
     assert.equal((await rawRequest(port, request('/token/'))).status, 404);
     assert.equal((await rawRequest(port, request('/TOKEN'))).status, 404);
+  });
+});
+
+describe('example provider: apiResponder error answers', () => {
+  it('an OAuthError is its own answer, an outage 503, a bug 500 logged by name only, sync throws included', async () => {
+    const logs: string[] = [];
+    const log = { info: () => {}, warn: () => {}, error: (m: string) => logs.push(m) };
+    const secret = 'do-not-log-this-0123456789';
+    const api = apiResponder(
+      {
+        '/oauth': { POST: async () => Promise.reject(new OAuthError('invalid_grant', 'grant is unknown')) },
+        '/outage': { POST: async () => Promise.reject(new StoreUnavailable()) },
+        '/bug': { POST: async () => Promise.reject(new TypeError(secret)) },
+        // not async: throws before any promise exists
+        '/sync-bug': { POST: () => { throw new RangeError(secret); } },
+      },
+      express.urlencoded({ extended: false, limit: '64kb', parameterLimit: 64 }) as NodeMiddleware,
+      log,
+    );
+    const server = createServer((req, res) => {
+      if (!api.serveApi(req.url!, req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const answer = async (path: string) => {
+        const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': FORM }, body: 'a=1' });
+        return [res.status, await res.json(), res.headers.get('retry-after')];
+      };
+      assert.deepEqual(await answer('/oauth'), [400, { error: 'invalid_grant', error_description: 'grant is unknown' }, null]);
+      assert.deepEqual(await answer('/outage'), [503, { error: 'temporarily_unavailable', error_description: 'the session store is unavailable; try again shortly' }, '5']);
+      assert.deepEqual(await answer('/bug'), [500, { error: 'server_error', error_description: 'unexpected error' }, null]);
+      assert.deepEqual(await answer('/sync-bug'), [500, { error: 'server_error', error_description: 'unexpected error' }, null]);
+      assert.deepEqual(logs, ['unexpected error on POST /bug: TypeError', 'unexpected error on POST /sync-bug: RangeError']);
+      assert.equal((await fetch(`${base}/elsewhere`)).status, 404, 'other paths are left to the caller');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
