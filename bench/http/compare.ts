@@ -7,7 +7,8 @@
  * Per endpoint and system: an unrecorded warm-up run, then the measured run (10 connections,
  * pipelining 1). Codes for the code exchange are minted over IPC before the run, outside the
  * timed window, by each system's own means; the pool is sized from the fastest rate seen so far
- * (× 2 plus a margin) and checked for exhaustion. With Redis, each system has its own private
+ * (× 2 plus a margin) and checked for exhaustion: a run whose pool ran dry is discarded (listed in
+ * `discarded_runs`) and measured again with a bigger pool. With Redis, each system has its own private
  * redis-server: round trips are counted by each child's client, commands by `INFO commandstats`
  * deltas on that system's server.
  */
@@ -16,7 +17,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedisAdmin } from '../lib/redis-traffic.js';
 import { median, medianIndex, round } from '../lib/stats.js';
-import { createPeerHttpDriver, startPeerServer, PHASES, type PeerHttpDriver, type PeerServer, type Phase, type PhaseResult } from '../peer/http.js';
+import {
+  createPeerHttpDriver,
+  startPeerServer,
+  PHASES,
+  type CheckCounter,
+  type PeerHttpDriver,
+  type PeerServer,
+  type Phase,
+  type PhaseResult,
+} from '../peer/http.js';
 
 const OUR_ENTRY = fileURLToPath(new URL('./server.ts', import.meta.url));
 
@@ -67,8 +77,10 @@ export interface HttpSection {
   connections: number;
   phases: Record<Phase, HttpPhasePair>;
   runs: Record<System, PhaseRun[]>;
-  /** All checks of every run (warm-ups and calibration included), per system. */
+  /** All checks of every run (warm-ups and calibration included), per system; discarded runs are not in them. */
   checks: Record<System, { ok: number; failed: number; first_failure?: string }>;
+  /** Code exchange runs whose code pool ran dry, measured again with a bigger pool (their responses, for the record). */
+  discarded_runs: DiscardedRun[];
   codes_minted: Record<System, number>;
 }
 
@@ -87,6 +99,19 @@ export interface HttpCompareOptions {
   log: (line: string) => void;
 }
 
+export interface DiscardedRun {
+  system: System;
+  round: number;
+  reason: 'code pool exhausted';
+  /** Responses of the discarded run (its warm-up included): those checked ok, and the failed ones. */
+  ok: number;
+  failed: number;
+  first_failure?: string;
+}
+
+/** Attempts per code exchange run before a dry pool is reported as a failed check. */
+const POOL_ATTEMPTS = 3;
+
 interface Side {
   server: PeerServer;
   driver: PeerHttpDriver;
@@ -95,6 +120,12 @@ interface Side {
   rate: number;
   minted: number;
 }
+
+/**
+ * Codes for one code exchange run (warm-up + run) at twice the fastest rate seen (a warm server
+ * outruns the calibration), plus a second of slack (autocannon stops on its 1 s tick) and a margin.
+ */
+const poolFor = (side: Side, o: HttpCompareOptions) => Math.ceil(side.rate * 2 * (o.duration + o.warmup + 1)) + 1000;
 
 async function start(system: System, o: HttpCompareOptions): Promise<Side> {
   const redisUrl = o.redisUrl?.[system];
@@ -117,8 +148,9 @@ async function mintUpTo(side: Side, wanted: number): Promise<void> {
   }
 }
 
-async function measured(side: Side, phase: Phase, o: HttpCompareOptions, profilePath?: string): Promise<PhaseRun> {
+async function measured(side: Side, phase: Phase, o: HttpCompareOptions, profilePath?: string): Promise<PhaseRun & { checks_before?: CheckCounter }> {
   const connections = o.connections ?? 10;
+  const checksBefore = { ...side.driver.checks[phase] };
   if (o.warmup > 0) await side.driver.run(phase, { duration: o.warmup, connections });
   const before = await side.admin?.commandCalls();
   const cpu0 = await side.admin?.cpuSeconds();
@@ -129,7 +161,11 @@ async function measured(side: Side, phase: Phase, o: HttpCompareOptions, profile
   const after = await side.admin?.commandCalls();
   const requests = run.ok + run.failed_checks;
   // server_cpu_pct is CPU time over the run's wall time
-  const res: PhaseRun = { ...run, server_cpu_us_per_request: requests ? Math.round((run.server_cpu_pct * 1e4 * run.duration_s) / requests) : NaN };
+  const res: PhaseRun & { checks_before?: CheckCounter } = {
+    ...run,
+    server_cpu_us_per_request: requests ? Math.round((run.server_cpu_pct * 1e4 * run.duration_s) / requests) : NaN,
+    checks_before: checksBefore,
+  };
   if (cpu0 !== undefined && cpu1 !== undefined && requests > 0) res.redis_cpu_us_per_request = round(((cpu1 - cpu0) * 1e6) / requests, 1);
   if (before && after && requests > 0) {
     res.redis_commands_per_request = round((after.total - before.total) / requests, 2);
@@ -166,6 +202,7 @@ export async function runHttpCompare(o: HttpCompareOptions): Promise<HttpSection
   try {
     for (const system of SYSTEMS) sides[system] = await start(system, o);
     const runs: Record<System, PhaseRun[]> = { ours: [], peer: [] };
+    const discarded: DiscardedRun[] = [];
     const connections = o.connections ?? 10;
 
     // Calibration: redeems a first pool (warms both servers up, gives tokens to the later phases).
@@ -181,18 +218,36 @@ export async function runHttpCompare(o: HttpCompareOptions): Promise<HttpSection
       for (const [i, phase] of PHASES.entries()) {
         const order: System[] = (r + i) % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
         if (phase === 'code_exchange') {
-          // Outside the timed window: enough codes for warm-up + run at twice the fastest rate seen
-          // (a warm server outruns the calibration), plus a second of slack (autocannon stops on
-          // its 1 s tick) and a margin.
-          for (const system of SYSTEMS) {
-            const side = sides[system];
-            await mintUpTo(side, Math.ceil(side.rate * 2 * (o.duration + o.warmup + 1)) + 1000);
-          }
+          // Outside the timed window.
+          for (const system of SYSTEMS) await mintUpTo(sides[system], poolFor(sides[system], o));
         }
         for (const system of order) {
           const side = sides[system];
           const profilePath = o.profileDir && system === 'ours' ? join(o.profileDir, `ours-${o.backend}-${phase}-r${r + 1}.cpuprofile`) : undefined;
-          const res = await measured(side, phase, o, profilePath);
+          let res = await measured(side, phase, o, profilePath);
+          // A pool that runs dry mid-run leaves the rest of the run redeeming a placeholder code
+          // (refused as unknown): the figures mean nothing. The run is measured again with a pool
+          // sized for twice the rate; the dry one is kept in `discarded_runs`, its responses out of
+          // the checks. The calibration (a short cold run) can underestimate a warm server this much.
+          for (let attempt = 1; phase === 'code_exchange' && res.pool_exhausted && attempt < POOL_ATTEMPTS; attempt++) {
+            const checks = side.driver.checks.code_exchange;
+            const c = res.checks_before!;
+            discarded.push({
+              system,
+              round: r + 1,
+              reason: 'code pool exhausted',
+              ok: checks.ok - c.ok,
+              failed: checks.failed - c.failed,
+              ...(res.first_failure !== undefined && { first_failure: res.first_failure }),
+            });
+            Object.assign(checks, c);
+            if (c.firstFailure === undefined) delete checks.firstFailure;
+            side.rate = Math.max(side.rate, res.requests_per_sec) * 2;
+            await mintUpTo(side, poolFor(side, o));
+            o.log(`  http ${o.backend} round ${r + 1}/${o.rounds} code_exchange ${system}: code pool ran dry, run discarded, again with ${side.driver.codes.length} codes`);
+            res = await measured(side, phase, o, profilePath);
+          }
+          delete res.checks_before;
           if (phase === 'code_exchange') side.rate = Math.max(side.rate, res.requests_per_sec);
           runs[system].push(res);
           o.log(
@@ -238,6 +293,7 @@ export async function runHttpCompare(o: HttpCompareOptions): Promise<HttpSection
       phases,
       runs,
       checks,
+      discarded_runs: discarded,
       codes_minted: { ours: sides.ours.minted, peer: sides.peer.minted },
     };
   } finally {

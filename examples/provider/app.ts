@@ -1,10 +1,10 @@
 /**
  * `createProviderApp(config)`: an OpenID Provider on Express built on oidc-sessions.
  *
- *   discovery + JWKS ─┐
- *   token, userinfo,  ├─ JSON APIs: no cookies, no express-session
- *   introspection,    │
+ *   token, userinfo,  ┐ JSON APIs (api.ts): no cookies, no express-session, answered on
+ *   introspection,    │ node:http before Express sees them
  *   revocation       ─┘
+ *   discovery + JWKS    Express, no browser session
  *   express-session → oidcSessions() → authorize, login, consent, logout, account (HTML forms)
  *
  * The library keeps the session tree (grants, tokens, browser sessions); this app adds what
@@ -12,31 +12,32 @@
  * formats of OAuth 2.0 and OpenID Connect.
  */
 import type { webcrypto } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import express, { Router, type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import express, { type ErrorRequestHandler, type Express } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
 import { importJWK } from 'jose';
 import {
   SessionManager,
-  errorAnswer,
   oidcSessions,
   sessionCookie,
   type SessionManagerOptions,
   type SessionStore,
 } from '../../src/index.js';
+import { apiResponder, type NodeMiddleware } from './api.js';
 import { ClientRegistry, parseClients, redirectSources, type ClientRegistration } from './clients.js';
 import { endpointsFor, type Provider, type ProviderLogger } from './context.js';
 import type { ProviderKeys } from './keys.js';
-import { OAuthError, sendOAuthError } from './oauth-errors.js';
+import { toOAuthError } from './oauth-errors.js';
 import { errorPage } from './pages.js';
 import { accountRoutes } from './routes/account.js';
 import { authorizeRoutes } from './routes/authorize.js';
 import { discoveryRoutes } from './routes/discovery.js';
 import { logoutRoutes } from './routes/logout.js';
-import { tokenManagementRoutes } from './routes/token-management.js';
-import { tokenRoutes } from './routes/token.js';
-import { userinfoRoutes } from './routes/userinfo.js';
+import { tokenManagementEndpoints } from './routes/token-management.js';
+import { tokenEndpoints } from './routes/token.js';
+import { userinfoEndpoints } from './routes/userinfo.js';
 import { UserDirectory, parseUsers, type DemoUser } from './users.js';
 
 export interface ProviderConfig {
@@ -61,22 +62,31 @@ export interface ProviderConfig {
 }
 
 export interface ProviderApp {
-  readonly app: Express;
+  /**
+   * The provider's request listener for a node:http server (`createServer(app)`): the JSON APIs
+   * are answered directly (api.ts), every other request goes to `express`.
+   */
+  readonly app: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The Express app behind `app`: pages, discovery, static files. */
+  readonly express: Express;
   readonly manager: SessionManager;
   readonly provider: Provider;
 }
 
-/** The JSON API paths: errors there are OAuth JSON bodies, elsewhere HTML pages. */
-const API_PATHS = new Set(['/token', '/token/introspection', '/token/revocation', '/userinfo']);
 const STATIC_DIR = fileURLToPath(new URL('./static/', import.meta.url));
 export const SESSION_COOKIE = 'op.sid';
 
-/** Headers of every JSON API response: no MIME sniffing, and nothing in it may load or be framed. */
-const apiHeaders: RequestHandler = (_req, res, next) => {
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
-  next();
-};
+/**
+ * The path of an origin-form request target (`/path?query`) exactly as Express's `req.path`
+ * would give it, or undefined for anything less plain — another form, or characters that make
+ * Express's URL parser take its slow, lenient road — which Express then handles itself.
+ */
+function plainPath(url: string | undefined): string | undefined {
+  if (url === undefined || url.charCodeAt(0) !== 0x2f /* / */) return undefined;
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  return /[\s#\u00a0\ufeff]/.test(url) ? undefined : path;
+}
 
 export async function createProviderApp(config: ProviderConfig): Promise<ProviderApp> {
   const issuer = config.issuer.replace(/\/+$/, '');
@@ -122,9 +132,16 @@ export async function createProviderApp(config: ProviderConfig): Promise<Provide
   // JSON APIs first: they serve no pages and use no browser session, so the page machinery below
   // (helmet's page policies, static files, express-session) is not theirs to pay for; they get
   // the headers that matter for a JSON response (RFC 6749 §5.1 no-store is set by each route).
-  const api = Router();
-  api.use(apiHeaders, form, tokenRoutes(provider), tokenManagementRoutes(provider), userinfoRoutes(provider));
-  app.use((req, res, next) => (API_PATHS.has(req.path) ? api(req, res, next) : next()));
+  // The listener returned below sends them here before Express; this is for the requests whose
+  // target it leaves to Express's parser.
+  const api = apiResponder(
+    { ...tokenEndpoints(provider), ...tokenManagementEndpoints(provider), ...userinfoEndpoints(provider) },
+    form as NodeMiddleware,
+    log,
+  );
+  app.use((req, res, next) => {
+    if (!api.serveApi(req.path, req, res)) next();
+  });
 
   app.use(
     helmet({
@@ -163,37 +180,26 @@ export async function createProviderApp(config: ProviderConfig): Promise<Provide
   app.get('/', (_req, res) => res.redirect(303, '/account'));
   app.use(form, authorizeRoutes(provider), logoutRoutes(provider), accountRoutes(provider));
 
-  app.use((req, res) => {
-    if (API_PATHS.has(req.path)) return sendOAuthError(res, new OAuthError('invalid_request', 'unsupported method', 405));
+  app.use((_req, res) => {
     res.status(404).type('html').send(errorPage('not_found', 'There is nothing here.'));
   });
   app.use(errorHandler(log));
-  return { app, manager, provider };
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = plainPath(req.url);
+    if (path === undefined || !api.serveApi(path, req, res)) app(req, res);
+  };
+  return { app: listener, express: app, manager, provider };
 }
 
 /**
- * Last stop for errors. OAuth errors become their JSON (APIs) or page (browser); anything else
- * is classified by the library's `errorAnswer`: typed errors a caller caused keep their 4xx, a
- * store outage — the tree's or express-session's Redis — is 503 `temporarily_unavailable`,
- * body-parser refusals keep their 4xx. Only a bug gives 500, and no detail of it is shown.
+ * Last stop for errors of the pages (the JSON APIs answer their own, api.ts): the error's OAuth
+ * meaning (`toOAuthError`) as an HTML page.
  */
 function errorHandler(log: ProviderLogger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    let oauth: OAuthError;
-    if (err instanceof OAuthError) oauth = err;
-    else {
-      const answer = errorAnswer(err);
-      if (answer.status === 503) {
-        oauth = new OAuthError('temporarily_unavailable', 'the session store is unavailable; try again shortly', 503, { 'Retry-After': '5' });
-      } else if (answer.status >= 500) {
-        log.error(`unexpected error on ${req.method} ${req.path}: ${(err as Error)?.name ?? typeof err}`);
-        oauth = new OAuthError('server_error', 'unexpected error', 500);
-      } else {
-        oauth = new OAuthError(answer.body.error, answer.body.error_description ?? 'bad request', answer.status);
-      }
-    }
-    if (API_PATHS.has(req.path)) return sendOAuthError(res, oauth);
+    const oauth = toOAuthError(err, `${req.method} ${req.path}`, log);
     res.status(oauth.status);
     for (const [k, v] of Object.entries(oauth.headers)) if (k !== 'WWW-Authenticate') res.setHeader(k, v);
     res.setHeader('Cache-Control', 'no-store');

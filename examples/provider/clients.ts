@@ -4,7 +4,7 @@
  * token, introspection and revocation endpoints (RFC 6749 §2.3, OIDC Core §9).
  */
 import { hash, timingSafeEqual } from 'node:crypto';
-import type { Request } from 'express';
+import type { IncomingHttpHeaders } from 'node:http';
 import { sectorIdentifierOf } from '../../src/index.js';
 import { OAuthError } from './oauth-errors.js';
 import { optionalParam, paramsOf } from './params.js';
@@ -191,7 +191,7 @@ export class ClientRegistry {
    * registered. Every failure is 401 `invalid_client` with a `WWW-Authenticate` challenge
    * (RFC 6749 §5.2), whatever went wrong, so that nothing tells which part was wrong.
    */
-  authenticate(req: Request, realm: string): ClientMetadata {
+  authenticate(req: { readonly body?: unknown; readonly headers: IncomingHttpHeaders }, realm: string): ClientMetadata {
     const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
     const fail = (why: string) => new OAuthError('invalid_client', why, 401, challenge);
     const body = paramsOf(req.body);

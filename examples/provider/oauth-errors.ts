@@ -3,8 +3,9 @@
  * to them. The rule: anything a client or a browser can cause is a 4xx with a standard error
  * code; the only 5xx is 503 `temporarily_unavailable` when the session store is down.
  */
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import {
+  errorAnswer,
   InactiveToken,
   InvalidInput,
   InvalidSessionId,
@@ -16,6 +17,8 @@ import {
   UnknownToken,
   WrongClient,
 } from '../../src/index.js';
+import type { ProviderLogger } from './context.js';
+import { sendJson } from './json.js';
 
 /** An error to answer with an OAuth error body (RFC 6749 §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6). */
 export class OAuthError extends Error {
@@ -61,11 +64,30 @@ export function isCallerFault(e: unknown): e is OidcSessionsError {
 }
 
 /** Sends an OAuth error as JSON (token, introspection, revocation, userinfo). */
-export function sendOAuthError(res: Response, err: OAuthError): void {
-  res.status(err.status);
+export function sendOAuthError(res: ServerResponse, err: OAuthError): void {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
   res.setHeader('Cache-Control', 'no-store');
-  res.json({ error: err.error, error_description: err.description });
+  sendJson(res, err.status, { error: err.error, error_description: err.description });
+}
+
+/**
+ * Any error as the OAuth error to answer with. OAuth errors stay as they are; anything else is
+ * classified by the library's `errorAnswer`: typed errors a caller caused keep their 4xx, a
+ * store outage — the tree's or express-session's Redis — is 503 `temporarily_unavailable`,
+ * body-parser refusals keep their 4xx. Only a bug gives 500: it is logged (by name, never its
+ * message, which could hold request data) and no detail of it is shown.
+ */
+export function toOAuthError(err: unknown, where: string, log: ProviderLogger): OAuthError {
+  if (err instanceof OAuthError) return err;
+  const answer = errorAnswer(err);
+  if (answer.status === 503) {
+    return new OAuthError('temporarily_unavailable', 'the session store is unavailable; try again shortly', 503, { 'Retry-After': '5' });
+  }
+  if (answer.status >= 500) {
+    log.error(`unexpected error on ${where}: ${(err as Error)?.name ?? typeof err}`);
+    return new OAuthError('server_error', 'unexpected error', 500);
+  }
+  return new OAuthError(answer.body.error, answer.body.error_description ?? 'bad request', answer.status);
 }
 
 /** RFC 6750 §3: the `WWW-Authenticate` value for a failed bearer request. */
@@ -75,9 +97,4 @@ export function bearerChallenge(realm: string, error?: string, description?: str
   if (error) v += `, error="${q(error)}"`;
   if (description) v += `, error_description="${q(description)}"`;
   return v;
-}
-
-/** True when the request targets a JSON API endpoint rather than a page. */
-export function wantsJson(req: Request, apiPaths: ReadonlySet<string>): boolean {
-  return apiPaths.has(req.path);
 }

@@ -1,7 +1,7 @@
 /**
  * Runs the example OpenID provider: `npm start`. Configuration by environment (README.md).
  */
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createProviderApp } from './app.js';
 import { parseClients } from './clients.js';
 import { readEnv, readJsonFile } from './config.js';
@@ -36,15 +36,13 @@ async function main(): Promise<void> {
     log.error(`cannot listen on ${env.host}:${env.port}: ${e.code ?? e.message}${hint}`);
     process.exit(1);
   };
-  const server: Server = app.listen(env.port, env.host, (e?: Error) => {
-    // Express 5 hands a listen error (EADDRINUSE, EACCES) to this callback instead of listening.
-    if (e) return cannotListen(e);
+  const server: Server = createServer(app).listen(env.port, env.host, () => {
     log.info(`OpenID provider ${env.issuer} listening on ${env.host}:${env.port}`);
     log.info(`store: ${redis ? 'Redis (session tree and browser sessions)' : 'in memory'}`);
     log.info(`discovery: ${env.issuer}/.well-known/openid-configuration · account: ${env.issuer}/account`);
     log.info(`clients: ${clients.map((c) => c.client_id).join(', ')} · users: ${users.map((u) => u.username).join(', ')}`);
   });
-  server.on('error', cannotListen); // Express 4 emits it here instead
+  server.on('error', cannotListen); // EADDRINUSE, EACCES: node:http reports them here, not to the callback
   const stop = () => {
     server.close();
     server.closeAllConnections();

@@ -2,29 +2,29 @@
  * Token introspection (RFC 7662) and revocation (RFC 7009). Both require client
  * authentication; a client only ever learns about, or revokes, its own tokens.
  */
-import { Router } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { IntrospectionResponse, TokenSessionInfo } from '../../../src/index.js';
+import type { ApiRequest, Endpoints } from '../api.js';
 import type { Provider } from '../context.js';
+import { sendJson } from '../json.js';
 import { isCallerFault } from '../oauth-errors.js';
 import { LIMITS, paramsOf, requiredParam } from '../params.js';
 
 /** Only access and refresh tokens are introspectable; codes and ID tokens are not (RFC 7662 §2.2). */
 const INTROSPECTABLE = ['access_token', 'refresh_token'];
 
-export function tokenManagementRoutes(p: Provider): Router {
-  const router = Router();
-
-  router.post('/token/introspection', async (req, res) => {
+export function tokenManagementEndpoints(p: Provider): Endpoints {
+  async function introspection(req: ApiRequest, res: ServerResponse): Promise<void> {
     const client = p.clients.authenticate(req, p.issuer);
     const token = requiredParam(paramsOf(req.body), 'token', LIMITS.token);
     // RFC 7662 §2.2: anything not active — unknown, expired, revoked, another client's — is
     // just `{"active": false}`; the introspect call already answers that way.
     const answer: IntrospectionResponse = await p.manager.introspect(token, { clientId: client.client_id, tokenClasses: INTROSPECTABLE });
     res.setHeader('Cache-Control', 'no-store');
-    res.json(answer);
-  });
+    sendJson(res, 200, answer);
+  }
 
-  router.post('/token/revocation', async (req, res) => {
+  async function revocation(req: ApiRequest, res: ServerResponse): Promise<void> {
     const client = p.clients.authenticate(req, p.issuer);
     const token = requiredParam(paramsOf(req.body), 'token', LIMITS.token);
     let info: TokenSessionInfo | undefined;
@@ -50,8 +50,9 @@ export function tokenManagementRoutes(p: Provider): Router {
       }
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.status(200).end();
-  });
+    res.statusCode = 200;
+    res.end();
+  }
 
-  return router;
+  return { '/token/introspection': { POST: introspection }, '/token/revocation': { POST: revocation } };
 }

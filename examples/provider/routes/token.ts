@@ -4,18 +4,20 @@
  * rotation, scope narrowing — is the library's; this route authenticates the client, reads
  * the parameters and turns outcomes into RFC 6749 §5 responses.
  */
-import { Router, type Request, type Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { TokenSet } from '../../../src/index.js';
+import type { ApiRequest, Endpoints } from '../api.js';
 import type { ClientMetadata } from '../clients.js';
 import type { Provider } from '../context.js';
+import { sendJson } from '../json.js';
 import { grantError, OAuthError } from '../oauth-errors.js';
 import { LIMITS, optionalParam, paramsOf, requiredParam, spaceList } from '../params.js';
 
 /** RFC 6749 §5.1: a successful token response; never cached. */
-function sendTokens(res: Response, t: TokenSet): void {
+function sendTokens(res: ServerResponse, t: TokenSet): void {
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Pragma', 'no-cache');
-  res.json({
+  sendJson(res, 200, {
     access_token: t.accessToken.value,
     token_type: 'Bearer',
     expires_in: t.expiresIn,
@@ -31,10 +33,8 @@ function allows(client: ClientMetadata, grantType: string): void {
   }
 }
 
-export function tokenRoutes(p: Provider): Router {
-  const router = Router();
-
-  async function authorizationCode(req: Request, res: Response, client: ClientMetadata): Promise<void> {
+export function tokenEndpoints(p: Provider): Endpoints {
+  async function authorizationCode(req: ApiRequest, res: ServerResponse, client: ClientMetadata): Promise<void> {
     allows(client, 'authorization_code');
     const body = paramsOf(req.body);
     const code = requiredParam(body, 'code', LIMITS.token);
@@ -56,7 +56,7 @@ export function tokenRoutes(p: Provider): Router {
     sendTokens(res, tokens);
   }
 
-  async function refreshToken(req: Request, res: Response, client: ClientMetadata): Promise<void> {
+  async function refreshToken(req: ApiRequest, res: ServerResponse, client: ClientMetadata): Promise<void> {
     allows(client, 'refresh_token');
     const body = paramsOf(req.body);
     const value = requiredParam(body, 'refresh_token', LIMITS.token);
@@ -70,13 +70,13 @@ export function tokenRoutes(p: Provider): Router {
     sendTokens(res, tokens);
   }
 
-  router.post('/token', async (req, res) => {
+  async function token(req: ApiRequest, res: ServerResponse): Promise<void> {
     const client = p.clients.authenticate(req, p.issuer);
     const grantType = requiredParam(paramsOf(req.body), 'grant_type', 64);
     if (grantType === 'authorization_code') return authorizationCode(req, res, client);
     if (grantType === 'refresh_token') return refreshToken(req, res, client);
     throw new OAuthError('unsupported_grant_type', 'supported: authorization_code, refresh_token');
-  });
+  }
 
-  return router;
+  return { '/token': { POST: token } };
 }

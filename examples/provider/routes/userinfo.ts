@@ -3,15 +3,15 @@
  * (RFC 6750 §2.1). A token that is not active for any reason — revoked, expired, its grant
  * revoked, its browser session logged out — is 401 `invalid_token` (field fault 11).
  */
-import { Router, type Request, type Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { ValidatedToken } from '../../../src/index.js';
+import type { ApiRequest, Endpoints } from '../api.js';
 import type { Provider } from '../context.js';
+import { sendJson } from '../json.js';
 import { bearerChallenge, isCallerFault, OAuthError } from '../oauth-errors.js';
 
-export function userinfoRoutes(p: Provider): Router {
-  const router = Router();
-
-  async function userinfo(req: Request, res: Response): Promise<void> {
+export function userinfoEndpoints(p: Provider): Endpoints {
+  async function userinfo(req: ApiRequest, res: ServerResponse): Promise<void> {
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer +([\x21-\x7e]{1,4096})\s*$/i.exec(header) : null;
     if (!match) {
@@ -36,10 +36,8 @@ export function userinfoRoutes(p: Provider): Router {
       });
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ ...p.users.claimsFor(v.userId, v.scope), sub: v.sub });
+    sendJson(res, 200, { ...p.users.claimsFor(v.userId, v.scope), sub: v.sub });
   }
 
-  router.get('/userinfo', userinfo);
-  router.post('/userinfo', userinfo);
-  return router;
+  return { '/userinfo': { GET: userinfo, POST: userinfo } };
 }
