@@ -328,6 +328,7 @@ return {'ok'}
 
   // KEYS: user. ARGV: base, userHash, now, off, newUser, userId, clientField, newClient, grantField,
   //   grant header, expiresAt, clientId, grantId, grant body. The grant gets the user's next sequence number.
+  //   -> {user, client, grant} as stored | 'collision'
   createGrant: `
 local uk, xk = KEYS[1], B .. 'x:' .. ARGV[2]
 local u = redis.call('HGET', uk, 'u')
@@ -337,10 +338,27 @@ if g and not isGrant(g, ARGV[12], ARGV[13]) then return 'collision' end
 local top = before(xk)
 if not u then redis.call('HSET', uk, 'u', ARGV[5]) end
 local c = redis.call('HGET', uk, ARGV[7])
-if not c or string.sub(c, 1, 1) == '1' then redis.call('HSET', uk, ARGV[7], ARGV[8]) end
-redis.call('HSET', uk, ARGV[9], ARGV[10] .. '\\t' .. redis.call('HINCRBY', uk, 'n', 1) .. ARGV[14])
+if not c or string.sub(c, 1, 1) == '1' then
+  c = ARGV[8]
+  redis.call('HSET', uk, ARGV[7], c)
+end
+local gv = ARGV[10] .. '\\t' .. redis.call('HINCRBY', uk, 'n', 1) .. ARGV[14]
+redis.call('HSET', uk, ARGV[9], gv)
 redis.call('ZADD', xk, ARGV[11], ARGV[9])
 settle(uk, xk, ARGV[3], tonumber(ARGV[4]), nil, top, tonumber(ARGV[11]))
+return {u or ARGV[5], c, gv}
+`,
+
+  // KEYS: user. ARGV: base, userHash, now, off, clientField, grantField, then the user, client
+  //   and grant records the tokens were built on, then writeTokens' list. -> 'ok' | 'stale' | 'gone'
+  mintFromGrant: `
+local uk, xk = KEYS[1], B .. 'x:' .. ARGV[2]
+local r = redis.call('HMGET', uk, 'u', ARGV[5], ARGV[6])
+if not r[3] then return 'gone' end
+if r[1] ~= ARGV[7] or r[2] ~= ARGV[8] or r[3] ~= ARGV[9] then return 'stale' end
+local top = before(xk)
+local added = writeTokens(xk, string.sub(ARGV[6], 2), r[3], 10)
+settle(uk, xk, ARGV[3], tonumber(ARGV[4]), nil, top, added)
 return 'ok'
 `,
 
