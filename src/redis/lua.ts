@@ -237,14 +237,20 @@ local function writeTokens(xk, gh, gv, at)
   local gscope = split(firstLine(gv), '\\t')[5]
   local n = tonumber(ARGV[at])
   local added
+  local z = {}
   for i = 0, n - 1 do
     local a = at + 1 + i * 6
     local scope = ARGV[a + 2]
     if scope == gscope then scope = ' ' end
     redis.call('SET', B .. 't:' .. ARGV[a], ARGV[a + 1] .. scope .. ARGV[a + 3], 'PXAT', ARGV[a + 4])
-    redis.call('ZADD', xk, ARGV[a + 5], 't' .. gh .. ARGV[a])
+    z[#z + 1] = ARGV[a + 5]
+    z[#z + 1] = 't' .. gh .. ARGV[a]
     local e = tonumber(ARGV[a + 5])
     if not added or e > added then added = e end
+  end
+  -- One ZADD for all of them (in chunks: unpack has a bounded stack).
+  for i = 1, #z, 1000 do
+    redis.call('ZADD', xk, unpack(z, i, math.min(i + 999, #z)))
   end
   return added
 end
@@ -335,22 +341,29 @@ return {'ok'}
   //   -> {user, client, grant} as stored | 'collision'
   createGrant: `
 local uk, xk = KEYS[1], B .. 'x:' .. ARGV[2]
-local u = redis.call('HGET', uk, 'u')
+local r = redis.call('HMGET', uk, 'u', ARGV[9], ARGV[7])
+local u, g, c = r[1], r[2], r[3]
 if u and userIdOf(u) ~= ARGV[6] then return 'collision' end
-local g = redis.call('HGET', uk, ARGV[9])
 if g and not isGrant(g, ARGV[12], ARGV[13]) then return 'collision' end
 local top = before(xk)
-if not u then redis.call('HSET', uk, 'u', ARGV[5]) end
-local c = redis.call('HGET', uk, ARGV[7])
+local set = {}
+if not u then
+  u = ARGV[5]
+  set[1] = 'u'
+  set[2] = u
+end
 if not c or string.sub(c, 1, 1) == '1' then
   c = ARGV[8]
-  redis.call('HSET', uk, ARGV[7], c)
+  set[#set + 1] = ARGV[7]
+  set[#set + 1] = c
 end
 local gv = ARGV[10] .. '\\t' .. redis.call('HINCRBY', uk, 'n', 1) .. ARGV[14]
-redis.call('HSET', uk, ARGV[9], gv)
+set[#set + 1] = ARGV[9]
+set[#set + 1] = gv
+redis.call('HSET', uk, unpack(set))
 redis.call('ZADD', xk, ARGV[11], ARGV[9])
 settle(uk, xk, ARGV[3], tonumber(ARGV[4]), nil, top, tonumber(ARGV[11]))
-return {u or ARGV[5], c, gv}
+return {u, c, gv}
 `,
 
   // KEYS: user. ARGV: base, userHash, now, off, clientField, grantField, then the user, client
