@@ -44,6 +44,18 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * from data (ids, claims, request parameters) are defined, never assigned, so `__proto__` stays
  * an ordinary key.
  */
+/**
+ * Freezes parsed JSON all the way down. Decoded grants are shared between callers (see
+ * `decoded.ts`), so nothing reachable from one may change.
+ */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Json)[k]);
+  }
+  return v;
+}
+
 function define(o: object, key: string, value: unknown): void {
   Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
@@ -299,7 +311,10 @@ export function decodeGrant(v: string, userId: string): GrantRecord {
   if (b.em !== undefined) ev.amr = Object.freeze(b.em as string[]);
   ev.authnTime = authnTime;
   ev.validUntil = validUntil;
-  const authnEvent: AuthnEvent = Object.freeze(b.ex === undefined ? ev : { ...ev, ...(b.ex as Json) });
+  // What reaches callers as parsed (claims, the request, unknown fields) is frozen all the way
+  // down; the rest is rebuilt into frozen records.
+  deepFreeze(authRequest);
+  const authnEvent: AuthnEvent = Object.freeze(b.ex === undefined ? ev : { ...ev, ...deepFreeze(b.ex as Json) });
   const subType: SubjectType = b.st === 'w' ? 'pairwise' : b.st === 'e' ? 'ephemeral' : 'public';
   const issuedAt = b.i as number;
   const g = {
@@ -307,7 +322,7 @@ export function decodeGrant(v: string, userId: string): GrantRecord {
     userId,
     clientId,
     scope: Object.freeze(scopeList(scopeStr)),
-    claims: (b.c as GrantRecord['claims'] | undefined) ?? {},
+    claims: deepFreeze((b.c as GrantRecord['claims'] | undefined) ?? {}),
     resources: Object.freeze((b.r as string[] | undefined) ?? []),
     authRequest,
     authnEvent,
@@ -320,7 +335,7 @@ export function decodeGrant(v: string, userId: string): GrantRecord {
     revoked: revoked === '1',
   } as Mutable<GrantRecord>;
   if (b.b !== undefined) g.browserSessionId = b.b as string;
-  return Object.freeze(b.x === undefined ? g : { ...g, ...(b.x as Json) });
+  return Object.freeze(b.x === undefined ? g : { ...g, ...deepFreeze(b.x as Json) });
 }
 
 // ------------------------------------------------------------------ tokens and markers

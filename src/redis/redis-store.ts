@@ -59,6 +59,7 @@ import {
 import { ScriptExecutor, type RedisLikeClient, type RedisNodeClient } from './executor.js';
 import { clientField, esc, globEscape, grantField, grantHash, isRoute, RouteKeys, unesc, userHash, USER_FIELD } from './keys.js';
 import { SCRIPTS } from './lua.js';
+import { grantOf, userOf } from './decoded.js';
 import { Memo } from '../crypto/memo.js';
 
 export type { RedisLikeClient, RedisNodeClient, RedisClusterClient } from './executor.js';
@@ -395,8 +396,8 @@ export class RedisStore implements SessionStore {
     const r = (await this.#exec.run(SCRIPTS.findToken, k.token(hash), [k.base])) as Flat | null;
     if (!r) return undefined;
     const [v, u, g, c] = r as string[];
-    const user = decodeUser(u!);
-    const grant = decodeGrant(g!, user.userId);
+    const user = userOf(u!);
+    const grant = grantOf(g!, user.userId);
     const client = decodeClient(c!, user.userId, grant.clientId);
     if (isMarker(v!)) return { user, client, grant, marker: decodeMarker(v!, hash, grant) };
     return { user, client, grant, token: decodeToken(v!, hash, grant) };
@@ -598,9 +599,9 @@ function contextOf(seen: SeenGrant, path: GrantPath): GrantContext | undefined {
   if (!seen.ctx) {
     const ids = grantIds(seen.g);
     if (ids.clientId !== path.clientId || ids.grantId !== path.grantId) return undefined;
-    const user = decodeUser(seen.u);
+    const user = userOf(seen.u);
     if (user.userId !== path.userId) return undefined;
-    seen.ctx = { user, client: decodeClient(seen.c, path.userId, path.clientId), grant: decodeGrant(seen.g, path.userId) };
+    seen.ctx = { user, client: decodeClient(seen.c, path.userId, path.clientId), grant: grantOf(seen.g, path.userId) };
   }
   const { user, grant } = seen.ctx;
   return user.userId === path.userId && grant.clientId === path.clientId && grant.id === path.grantId ? seen.ctx : undefined;

@@ -10,6 +10,7 @@ import { createClient, RESP_TYPES } from 'redis';
 import { InvalidInput, MintingNotAllowed, UnknownSession } from '../../src/errors.js';
 import { hashTokenValue, routeOfValue } from '../../src/crypto/token-value.js';
 import { decodeGrant, decodeMarker, decodeToken, decodeUser, encodeGrant, encodeMarker, encodeToken, encodeUser } from '../../src/redis/codec.js';
+import { grantOf, userOf } from '../../src/redis/decoded.js';
 import { esc, unesc, userHash } from '../../src/redis/keys.js';
 import { RedisStore } from '../../src/redis/redis-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -357,6 +358,38 @@ describe('RedisStore encoding (property tests)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('RedisStore decoded records are shared, so they are values', () => {
+  /** Every object reachable from `v` is frozen. */
+  function assertDeepFrozen(v: unknown, path = 'record'): void {
+    if (v === null || typeof v !== 'object') return;
+    assert.ok(Object.isFrozen(v), `${path} is frozen`);
+    for (const k of Object.keys(v)) assertDeepFrozen((v as Record<string, unknown>)[k], `${path}.${k}`);
+  }
+
+  it('a decoded grant and user are frozen all the way down (claims, request and unknown fields too)', () => {
+    const tree = nastyTree();
+    for (const base of tree.grants.slice(0, 6)) {
+      const grant = { ...base, futureGrantField: { a: [1, { b: 'x' }] } } as GrantRecord;
+      const g = encodeGrant(grant);
+      const v = `${g.head}\t1${g.body}`;
+      assertDeepFrozen(decodeGrant(v, grant.userId));
+      assertDeepFrozen(grantOf(v, grant.userId));
+      const u = tree.users.find((x) => x.userId === grant.userId)!;
+      assertDeepFrozen(userOf(encodeUser(u)));
+    }
+  });
+
+  it('a remembered grant is handed out only for the user it was decoded for', () => {
+    const grant = nastyTree().grants[2]!;
+    const g = encodeGrant(grant);
+    const v = `${g.head}\t1${g.body}`;
+    assert.equal(grantOf(v, grant.userId), grantOf(v, grant.userId), 'the second lookup is the remembered record');
+    const other = grantOf(v, 'someone else');
+    assert.equal(other.userId, 'someone else');
+    assert.deepEqual({ ...other, userId: grant.userId, authnEvent: null }, { ...grantOf(v, grant.userId), authnEvent: null });
   });
 });
 
