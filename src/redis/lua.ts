@@ -20,6 +20,10 @@ export const PRUNE_PER_WRITE = 16;
 export const EMPTY_USER_TTL_MS = 24 * 3600 * 1000;
 
 const G = GRANT_HASH_LENGTH;
+/** Lua patterns of a token header (12 fields, then the rest) and of a marker (8 fields). */
+const FIELD = '\\t([^\\t\\n]*)';
+const TOKEN_PATTERN = `^(T.)${FIELD.repeat(11)}(.*)$`;
+const MARKER_PATTERN = `^(M)${FIELD.repeat(7)}$`;
 
 /** What every script starts with. */
 const HEADER = `
@@ -40,8 +44,15 @@ local function split(s, sep)
   end
 end
 
--- Header fields of a record, and the rest from its first newline on ('' when there is none).
+-- Header fields of a token or marker, and the rest from its first newline on ('' when there is
+-- none). One pattern match does what a loop of find and sub calls did, for a fraction of the CPU.
 local function head(v)
+  local h = {string.match(v, string.byte(v, 1) == 77 and '${MARKER_PATTERN}' or '${TOKEN_PATTERN}')}
+  if h[1] then
+    local rest = h[13] or ''
+    h[13] = nil
+    return h, rest
+  end
   local nl = string.find(v, '\\n', 1, true)
   if nl then return split(string.sub(v, 1, nl - 1), '\\t'), string.sub(v, nl) end
   return split(v, '\\t'), ''
@@ -54,7 +65,7 @@ local function firstLine(v)
 end
 
 -- The escaped user id of a user record.
-local function userIdOf(u) return split(firstLine(u), '\\t')[3] end
+local function userIdOf(u) return string.match(u, '^[^\\t\\n]*\\t[^\\t\\n]*\\t([^\\t\\n]*)') end
 
 -- True when the grant record names (client, grant); both escaped.
 local function isGrant(gv, cid, gid)
@@ -63,7 +74,13 @@ local function isGrant(gv, cid, gid)
 end
 
 -- The escaped client id of a grant record.
-local function clientOf(gv) return split(firstLine(gv), '\\t')[2] end
+local function clientOf(gv) return string.match(gv, '^[^\\t\\n]*\\t([^\\t\\n]*)') end
+
+-- The expiry of a grant record.
+local function expiryOf(gv) return tonumber(string.match(gv, '^[^\\t\\n]*\\t[^\\t\\n]*\\t[^\\t\\n]*\\t([^\\t\\n]*)')) end
+
+-- The scope of a grant record.
+local function scopeOf(gv) return string.match(gv, '^[^\\t\\n]*\\t[^\\t\\n]*\\t[^\\t\\n]*\\t[^\\t\\n]*\\t([^\\t\\n]*)') end
 
 local function family(f, id)
   if f == '' then return nil end
@@ -138,6 +155,15 @@ local function settle(uk, xk, now, off, limit, before, added)
   else
     expireAt(uk, xk, zmax(xk), off)
   end
+end
+
+-- Ends a write that only added tokens (largest expiry: added) to a grant whose expiry is gexp.
+-- The grant is in the index and the TTLs reach its expiry already, and tokens don't outlive
+-- their grant (the manager caps them), so the TTLs are recomputed only for a token that does or
+-- when the grant itself has expired; otherwise the write costs no read of the index's maximum.
+local function settleTokens(uk, xk, now, off, gexp, added)
+  prune(uk, xk, now, ${PRUNE_PER_WRITE})
+  if added and (added > gexp or gexp <= tonumber(now)) then expireAt(uk, xk, zmax(xk), off) end
 end
 
 -- The largest expiry among a user record's browser sessions, or nil.
@@ -234,7 +260,7 @@ end
 -- Writes n tokens given from ARGV[at + 1] on as (hash, pre, scope, post, pxat, score).
 -- Returns the largest expiry it added (nil for none).
 local function writeTokens(xk, gh, gv, at)
-  local gscope = split(firstLine(gv), '\\t')[5]
+  local gscope = scopeOf(gv)
   local n = tonumber(ARGV[at])
   local added
   local z = {}
@@ -320,7 +346,6 @@ if h[1] == 'M' then
 end
 if h[4] ~= ARGV[4] then return {'unknown'} end
 if h[1] == 'T1' then return {'revoked'} end
-local top = before(xk)
 local used, max = tonumber(h[8]), tonumber(h[9])
 if max and used >= max then return {'reused', reuse(h[4], family(h[7], h[4]))} end
 used = used + 1
@@ -332,7 +357,7 @@ else
   redis.call('SET', tk, table.concat(h, '\\t') .. rest, 'KEEPTTL')
 end
 local added = writeTokens(xk, gh, gv, 7)
-settle(uk, xk, ARGV[2], tonumber(ARGV[3]), nil, top, added)
+settleTokens(uk, xk, ARGV[2], tonumber(ARGV[3]), expiryOf(gv), added)
 return {'ok'}
 `,
 
@@ -373,9 +398,8 @@ local uk, xk = KEYS[1], B .. 'x:' .. ARGV[2]
 local r = redis.call('HMGET', uk, 'u', ARGV[5], ARGV[6])
 if not r[3] then return 'gone' end
 if r[1] ~= ARGV[7] or r[2] ~= ARGV[8] or r[3] ~= ARGV[9] then return 'stale' end
-local top = before(xk)
 local added = writeTokens(xk, string.sub(ARGV[6], 2), r[3], 10)
-settle(uk, xk, ARGV[3], tonumber(ARGV[4]), nil, top, added)
+settleTokens(uk, xk, ARGV[3], tonumber(ARGV[4]), expiryOf(r[3]), added)
 return 'ok'
 `,
 
@@ -384,9 +408,8 @@ return 'ok'
 local uk, xk, gh = KEYS[1], B .. 'x:' .. ARGV[2], ARGV[5]
 local gv = redis.call('HGET', uk, 'g' .. gh)
 if not gv or not isGrant(gv, ARGV[6], ARGV[7]) then return 0 end
-local top = before(xk)
 local added = writeTokens(xk, gh, gv, 8)
-settle(uk, xk, ARGV[3], tonumber(ARGV[4]), nil, top, added)
+settleTokens(uk, xk, ARGV[3], tonumber(ARGV[4]), expiryOf(gv), added)
 return 1
 `,
 
@@ -655,7 +678,7 @@ for i = 0, n - 1 do
   local gv = redis.call('HGET', uk, 'g' .. ARGV[p])
   if gv then
     local scope = ARGV[p + 3]
-    if scope == split(firstLine(gv), '\\t')[5] then scope = ' ' end
+    if scope == scopeOf(gv) then scope = ' ' end
     redis.call('SET', B .. 't:' .. ARGV[p + 1], ARGV[p + 2] .. scope .. ARGV[p + 4], 'PXAT', ARGV[p + 5])
     redis.call('ZADD', xk, ARGV[p + 6], 't' .. ARGV[p] .. ARGV[p + 1])
   end
