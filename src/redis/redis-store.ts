@@ -16,7 +16,9 @@
  * few expired index members (field fault 18). Nothing secret is stored: tokens are keyed by the
  * hash of their value, and no key or salt ever reaches the store.
  *
- * Every method is one Lua script (one round trip, atomic) or one single command.
+ * Every method is one Lua script (one round trip, atomic) or one single command, except
+ * `mintFromGrant`: one script when the grant is remembered (this store created or read it lately
+ * and it is unchanged), else a read and then that script.
  */
 import { InvalidInput } from '../errors.js';
 import type {
