@@ -35,6 +35,30 @@ import { BUILTIN_CLASSES, DEFAULT_USAGE_RULES } from '../tree/usage-rules.js';
 import { esc, unesc } from './keys.js';
 
 type Json = Record<string, unknown>;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * Objects are built by assigning fields one by one, in a fixed order, never with
+ * `...(cond && {...})`: V8 takes a slow path for spreads of false, undefined and objects of
+ * several shapes (several microseconds per record against a fraction of one). Keys that come
+ * from data (ids, claims, request parameters) are defined, never assigned, so `__proto__` stays
+ * an ordinary key.
+ */
+/**
+ * Freezes parsed JSON all the way down. Decoded grants are shared between callers (see
+ * `decoded.ts`), so nothing reachable from one may change.
+ */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Json)[k]);
+  }
+  return v;
+}
+
+function define(o: object, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
 
 const SAME_FAMILY = '%=';
 const SAME_SCOPE = ' ';
@@ -66,7 +90,7 @@ function extras(o: object, known: ReadonlySet<string>): Json | undefined {
     const v = (o as Json)[k];
     if (known.has(k) || v === undefined) continue;
     x ??= {};
-    Object.defineProperty(x, k, { value: v, enumerable: true, writable: true, configurable: true });
+    define(x, k, v);
   }
   return x;
 }
@@ -86,12 +110,12 @@ const BINDING_FIELDS = new Set(['redirectUri', 'codeChallenge', 'codeChallengeMe
 const scopeString = (scope: readonly string[]): string => scope.join(' ');
 const scopeList = (s: string): string[] => (s === '' ? [] : s.split(' '));
 
-const withExtras = (key: string, x: Json | undefined): Json => (x === undefined ? {} : { [key]: x });
 
 // ------------------------------------------------------------------ usage rules
 
 /** True when `a` and `b` are equal field for field (and neither has a field this codec doesn't know). */
 function sameRules(a: UsageRules, b: UsageRules): boolean {
+  if (a === b) return true; // the manager hands out the table's own rules when a mint overrides none
   return (
     extras(a, RULE_FIELDS) === undefined &&
     extras(b, RULE_FIELDS) === undefined &&
@@ -121,13 +145,12 @@ function encodeRules(r: UsageRules): unknown[] {
 function decodeRules(a: unknown): UsageRules {
   const [e, m, minting, format, x] = a as [number | null, number | null, string | string[], UsageRules['format'] | null | undefined, Json | undefined];
   const list = typeof minting === 'string' ? [...minting].map((c) => CODE_CLASSES[c]!) : minting;
-  return Object.freeze({
-    ...(e !== null && { expiresIn: e }),
-    ...(m !== null && { maxUsage: m }),
-    supportsMinting: Object.freeze(list),
-    ...(format !== undefined && format !== null && { format }),
-    ...x,
-  });
+  const r = {} as Mutable<UsageRules>;
+  if (e !== null) r.expiresIn = e;
+  if (m !== null) r.maxUsage = m;
+  r.supportsMinting = Object.freeze(list);
+  if (format !== undefined && format !== null) r.format = format;
+  return Object.freeze(x === undefined ? r : { ...r, ...x });
 }
 
 function defaultRules(cls: string): UsageRules | undefined {
@@ -147,13 +170,17 @@ function encodeRuleTable(table: Readonly<Record<string, UsageRules>>): { u?: Jso
   return { ...(changed && { u }), ...(missing.length > 0 && { ux: missing }) };
 }
 
+const DEFAULT_CLASSES = Object.keys(DEFAULT_USAGE_RULES);
+
 function decodeRuleTable(u: Json | undefined, ux: string[] | undefined): Readonly<Record<string, UsageRules>> {
-  const entries: [string, UsageRules][] = [];
-  for (const cls of Object.keys(DEFAULT_USAGE_RULES)) {
-    if (!ux?.includes(cls) && !(u && Object.hasOwn(u, cls))) entries.push([cls, DEFAULT_USAGE_RULES[cls]!]);
+  // The defaults themselves: frozen all the way down, so one table serves every such grant.
+  if (u === undefined && ux === undefined) return DEFAULT_USAGE_RULES;
+  const out: Record<string, UsageRules> = {};
+  for (const cls of DEFAULT_CLASSES) {
+    if (!ux?.includes(cls) && !(u && Object.hasOwn(u, cls))) out[cls] = DEFAULT_USAGE_RULES[cls]!;
   }
-  if (u) for (const cls of Object.keys(u)) entries.push([cls, decodeRules(u[cls])]);
-  return Object.freeze(Object.fromEntries(entries));
+  if (u) for (const cls of Object.keys(u)) define(out, cls, decodeRules(u[cls]));
+  return Object.freeze(out);
 }
 
 // ------------------------------------------------------------------ user, client
@@ -218,24 +245,38 @@ export function encodeGrant(g: GrantRecord): { head: string; body: string } {
     else Object.defineProperty(a, k, { value: v, enumerable: true });
   }
   const e = g.authnEvent;
-  const body = {
-    ...(Object.keys(g.claims).length > 0 && { c: g.claims }),
-    ...(g.resources.length > 0 && { r: g.resources }),
-    ...(Object.keys(a).length > 0 && { a }),
-    ...(af !== 0 && { af }),
-    e: [e.authnTime, e.validUntil],
-    ...(e.authnInfo !== undefined && { ei: e.authnInfo }),
-    ...(e.amr !== undefined && { em: e.amr }),
-    ...(e.userId !== g.userId && { eu: e.userId }),
-    s: g.sub,
-    ...(SUBTYPE_CODES[g.subType] !== undefined && { st: SUBTYPE_CODES[g.subType] }),
-    ...encodeRuleTable(g.usageRules),
-    i: g.issuedAt,
-    ...(g.notBefore !== g.issuedAt && { n: g.notBefore }),
-    ...(g.browserSessionId !== undefined && { b: g.browserSessionId }),
-    ...withExtras('x', extras(g, GRANT_FIELDS)),
-    ...withExtras('ex', extras(e, AUTHN_FIELDS)),
-  };
+  const body: Json = {};
+  for (const k in g.claims) {
+    if (Object.hasOwn(g.claims, k)) {
+      body.c = g.claims;
+      break;
+    }
+  }
+  if (g.resources.length > 0) body.r = g.resources;
+  for (const k in a) {
+    if (Object.hasOwn(a, k)) {
+      body.a = a;
+      break;
+    }
+  }
+  if (af !== 0) body.af = af;
+  body.e = [e.authnTime, e.validUntil];
+  if (e.authnInfo !== undefined) body.ei = e.authnInfo;
+  if (e.amr !== undefined) body.em = e.amr;
+  if (e.userId !== g.userId) body.eu = e.userId;
+  body.s = g.sub;
+  const st = SUBTYPE_CODES[g.subType];
+  if (st !== undefined) body.st = st;
+  const rules = encodeRuleTable(g.usageRules);
+  if (rules.u !== undefined) body.u = rules.u;
+  if (rules.ux !== undefined) body.ux = rules.ux;
+  body.i = g.issuedAt;
+  if (g.notBefore !== g.issuedAt) body.n = g.notBefore;
+  if (g.browserSessionId !== undefined) body.b = g.browserSessionId;
+  const x = extras(g, GRANT_FIELDS);
+  if (x !== undefined) body.x = x;
+  const ex = extras(e, AUTHN_FIELDS);
+  if (ex !== undefined) body.ex = ex;
   return { head: `${g.revoked ? 1 : 0}\t${esc(g.clientId)}\t${esc(g.id)}\t${g.expiresAt}\t${scope}`, body: `\n${JSON.stringify(body)}` };
 }
 
@@ -259,29 +300,29 @@ export function decodeGrant(v: string, userId: string): GrantRecord {
   let authRequest = (b.a as Json | undefined) ?? {};
   const af = (b.af as number | undefined) ?? 0;
   if (af !== 0) {
-    authRequest = {
-      ...(af & 1 && { client_id: clientId }),
-      ...(af & 2 && { scope: scopeStr }),
-      ...authRequest,
-    };
+    const restored: Json = {};
+    if (af & 1) restored.client_id = clientId;
+    if (af & 2) restored.scope = scopeStr;
+    authRequest = { ...restored, ...authRequest };
   }
   const [authnTime, validUntil] = b.e as [number, number];
-  const authnEvent: AuthnEvent = Object.freeze({
-    userId: (b.eu as string | undefined) ?? userId,
-    ...(b.ei !== undefined && { authnInfo: b.ei as string }),
-    ...(b.em !== undefined && { amr: Object.freeze(b.em as string[]) }),
-    authnTime,
-    validUntil,
-    ...(b.ex as Json | undefined),
-  });
+  const ev = { userId: (b.eu as string | undefined) ?? userId } as Mutable<AuthnEvent>;
+  if (b.ei !== undefined) ev.authnInfo = b.ei as string;
+  if (b.em !== undefined) ev.amr = Object.freeze(b.em as string[]);
+  ev.authnTime = authnTime;
+  ev.validUntil = validUntil;
+  // What reaches callers as parsed (claims, the request, unknown fields) is frozen all the way
+  // down; the rest is rebuilt into frozen records.
+  deepFreeze(authRequest);
+  const authnEvent: AuthnEvent = Object.freeze(b.ex === undefined ? ev : { ...ev, ...deepFreeze(b.ex as Json) });
   const subType: SubjectType = b.st === 'w' ? 'pairwise' : b.st === 'e' ? 'ephemeral' : 'public';
   const issuedAt = b.i as number;
-  return Object.freeze({
+  const g = {
     id: unesc(id!),
     userId,
     clientId,
     scope: Object.freeze(scopeList(scopeStr)),
-    claims: (b.c as GrantRecord['claims'] | undefined) ?? {},
+    claims: deepFreeze((b.c as GrantRecord['claims'] | undefined) ?? {}),
     resources: Object.freeze((b.r as string[] | undefined) ?? []),
     authRequest,
     authnEvent,
@@ -292,9 +333,9 @@ export function decodeGrant(v: string, userId: string): GrantRecord {
     notBefore: (b.n as number | undefined) ?? issuedAt,
     expiresAt: num(expiresAt),
     revoked: revoked === '1',
-    ...(b.b !== undefined && { browserSessionId: b.b as string }),
-    ...(b.x as Json | undefined),
-  });
+  } as Mutable<GrantRecord>;
+  if (b.b !== undefined) g.browserSessionId = b.b as string;
+  return Object.freeze(b.x === undefined ? g : { ...g, ...deepFreeze(b.x as Json) });
 }
 
 // ------------------------------------------------------------------ tokens and markers
@@ -312,27 +353,27 @@ export interface EncodedToken {
 export function encodeToken(t: TokenRecord, uh: string, gh: string): EncodedToken {
   const d = defaultRules(t.class);
   const cb = t.codeBinding;
-  const body = {
-    i: t.issuedAt,
-    ...(t.notBefore !== t.issuedAt && { n: t.notBefore }),
-    ...(!(d && sameRules(d, t.usageRules)) && { u: encodeRules(t.usageRules) }),
-    ...(t.epoch !== 0 && { e: t.epoch }),
-    ...(t.offline && { o: 1 }),
-    ...(t.browserSessionId !== undefined && { b: t.browserSessionId }),
-    ...(t.chainStartedAt !== undefined && { k: t.chainStartedAt }),
-    ...(t.claims !== undefined && { cl: t.claims }),
-    ...(t.resources !== undefined && { rs: t.resources }),
-    ...(cb !== undefined && {
-      d: {
-        ...(cb.redirectUri !== undefined && { r: cb.redirectUri }),
-        ...(cb.codeChallenge !== undefined && { c: cb.codeChallenge }),
-        ...(cb.codeChallengeMethod !== undefined && { m: cb.codeChallengeMethod === 'plain' ? 'p' : 'S' }),
-        ...(cb.nonce !== undefined && { n: cb.nonce }),
-        ...withExtras('x', extras(cb, BINDING_FIELDS)),
-      },
-    }),
-    ...withExtras('x', extras(t, TOKEN_FIELDS)),
-  };
+  const body: Json = { i: t.issuedAt };
+  if (t.notBefore !== t.issuedAt) body.n = t.notBefore;
+  if (!(d && sameRules(d, t.usageRules))) body.u = encodeRules(t.usageRules);
+  if (t.epoch !== 0) body.e = t.epoch;
+  if (t.offline) body.o = 1;
+  if (t.browserSessionId !== undefined) body.b = t.browserSessionId;
+  if (t.chainStartedAt !== undefined) body.k = t.chainStartedAt;
+  if (t.claims !== undefined) body.cl = t.claims;
+  if (t.resources !== undefined) body.rs = t.resources;
+  if (cb !== undefined) {
+    const db: Json = {};
+    if (cb.redirectUri !== undefined) db.r = cb.redirectUri;
+    if (cb.codeChallenge !== undefined) db.c = cb.codeChallenge;
+    if (cb.codeChallengeMethod !== undefined) db.m = cb.codeChallengeMethod === 'plain' ? 'p' : 'S';
+    if (cb.nonce !== undefined) db.n = cb.nonce;
+    const bx = extras(cb, BINDING_FIELDS);
+    if (bx !== undefined) db.x = bx;
+    body.d = db;
+  }
+  const x = extras(t, TOKEN_FIELDS);
+  if (x !== undefined) body.x = x;
   const fam = t.familyId === undefined ? '' : t.familyId === t.id ? SAME_FAMILY : esc(t.familyId);
   const pre =
     `T${t.revoked ? 1 : 0}\t${uh}\t${gh}\t${esc(t.id)}\t${encodeClass(t.class)}\t${t.basedOn === undefined ? '' : esc(t.basedOn)}\t${fam}\t` +
@@ -357,39 +398,32 @@ export function decodeToken(v: string, hash: string, grant: GrantRecord): TokenR
   const d = b.d as Json | undefined;
   const scope = h[11] === SAME_SCOPE ? grant.scope : Object.freeze(scopeList(h[11]!));
   const issuedAt = b.i as number;
-  const codeBinding: CodeBinding | undefined = d && {
-    ...(d.r !== undefined && { redirectUri: d.r as string }),
-    ...(d.c !== undefined && { codeChallenge: d.c as string }),
-    ...(d.m !== undefined && { codeChallengeMethod: d.m === 'p' ? ('plain' as const) : ('S256' as const) }),
-    ...(d.n !== undefined && { nonce: d.n as string }),
-    ...(d.x as Json | undefined),
-  };
-  return Object.freeze({
-    id,
-    grantId: grant.id,
-    userId: grant.userId,
-    clientId: grant.clientId,
-    class: cls,
-    hash,
-    ...(h[5] !== '' && { basedOn: unesc(h[5]!) }),
-    scope,
-    ...(b.cl !== undefined && { claims: b.cl as Json }),
-    ...(b.rs !== undefined && { resources: Object.freeze(b.rs as string[]) }),
-    usageRules: b.u !== undefined ? decodeRules(b.u) : defaultRules(cls)!,
-    used: num(h[7]),
-    issuedAt,
-    notBefore: (b.n as number | undefined) ?? issuedAt,
-    expiresAt: num(h[10]),
-    revoked: h[0] === 'T1',
-    epoch: (b.e as number | undefined) ?? 0,
-    offline: b.o === 1,
-    ...(b.b !== undefined && { browserSessionId: b.b as string }),
-    ...(h[9] !== '' && { usedAt: num(h[9]) }),
-    ...(b.k !== undefined && { chainStartedAt: b.k as number }),
-    ...(fam !== '' && { familyId: fam === SAME_FAMILY ? id : unesc(fam) }),
-    ...(codeBinding && { codeBinding: Object.freeze(codeBinding) }),
-    ...(b.x as Json | undefined),
-  });
+  const t = { id, grantId: grant.id, userId: grant.userId, clientId: grant.clientId, class: cls, hash } as Mutable<TokenRecord>;
+  if (h[5] !== '') t.basedOn = unesc(h[5]!);
+  t.scope = scope;
+  if (b.cl !== undefined) t.claims = b.cl as Json;
+  if (b.rs !== undefined) t.resources = Object.freeze(b.rs as string[]);
+  t.usageRules = b.u !== undefined ? decodeRules(b.u) : defaultRules(cls)!;
+  t.used = num(h[7]);
+  t.issuedAt = issuedAt;
+  t.notBefore = (b.n as number | undefined) ?? issuedAt;
+  t.expiresAt = num(h[10]);
+  t.revoked = h[0] === 'T1';
+  t.epoch = (b.e as number | undefined) ?? 0;
+  t.offline = b.o === 1;
+  if (b.b !== undefined) t.browserSessionId = b.b as string;
+  if (h[9] !== '') t.usedAt = num(h[9]);
+  if (b.k !== undefined) t.chainStartedAt = b.k as number;
+  if (fam !== '') t.familyId = fam === SAME_FAMILY ? id : unesc(fam);
+  if (d !== undefined) {
+    const cb = {} as Mutable<CodeBinding>;
+    if (d.r !== undefined) cb.redirectUri = d.r as string;
+    if (d.c !== undefined) cb.codeChallenge = d.c as string;
+    if (d.m !== undefined) cb.codeChallengeMethod = d.m === 'p' ? 'plain' : 'S256';
+    if (d.n !== undefined) cb.nonce = d.n as string;
+    t.codeBinding = Object.freeze(d.x === undefined ? cb : { ...cb, ...(d.x as Json) });
+  }
+  return Object.freeze(b.x === undefined ? t : { ...t, ...(b.x as Json) });
 }
 
 export function decodeMarker(v: string, hash: string, grant: GrantRecord): ReuseMarker {

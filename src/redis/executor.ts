@@ -111,20 +111,27 @@ export class ScriptExecutor {
   }
 
   /** Runs `fn`, rejecting with StoreUnavailable when it fails or takes longer than the bound. */
-  async bounded<T>(fn: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const work = (async () => fn())();
-    work.catch(() => {}); // a late failure after the timeout is already answered
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailable(`redis did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+  bounded<T>(fn: () => Promise<T>): Promise<T> {
+    // One promise and one timer per call (this is on every store call): whichever settles it
+    // first wins, and a late answer after the timeout is ignored.
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreUnavailable(`redis did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      const fail = (e: unknown): void => {
+        clearTimeout(timer);
+        reject(unavailable(e));
+      };
+      let work: Promise<T>;
+      try {
+        work = fn();
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      work.then((v) => {
+        clearTimeout(timer);
+        resolve(v);
+      }, fail);
     });
-    try {
-      return await Promise.race([work, deadline]);
-    } catch (e) {
-      throw unavailable(e);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 

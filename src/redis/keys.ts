@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeParts } from '../crypto/encoding.js';
+import { Memo } from '../crypto/memo.js';
 
 /** A route as the manager makes them (base64url). Anything else can't name a stored user. */
 const ROUTE = /^[A-Za-z0-9_-]{1,16}$/;
@@ -26,14 +27,24 @@ function digest(data: string | Uint8Array, length: number): string {
   return createHash('sha256').update(data).digest('base64url').slice(0, length);
 }
 
+// Every store call names its user (and most their grant) by these hashes, several times per
+// code exchange: recent ones are remembered instead of hashed again.
+const userHashes = new Memo<string>(2048, 4200);
+const grantHashes = new Memo<string>(2048, 8500);
+
 /** The name of a user inside its route. */
 export function userHash(userId: string): string {
-  return digest(encodeParts([userId]), USER_HASH_LENGTH);
+  let h = userHashes.peek(userId);
+  if (h === undefined) userHashes.set(userId, (h = digest(encodeParts([userId]), USER_HASH_LENGTH)));
+  return h;
 }
 
 /** The name of a grant inside its user: injective encoding of (client id, grant id). */
 export function grantHash(clientId: string, grantId: string): string {
-  return digest(encodeParts([clientId, grantId]), GRANT_HASH_LENGTH);
+  const key = `${clientId.length}:${clientId}${grantId}`; // length-prefixed: injective
+  let h = grantHashes.peek(key);
+  if (h === undefined) grantHashes.set(key, (h = digest(encodeParts([clientId, grantId]), GRANT_HASH_LENGTH)));
+  return h;
 }
 
 /**

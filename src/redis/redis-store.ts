@@ -16,7 +16,9 @@
  * few expired index members (field fault 18). Nothing secret is stored: tokens are keyed by the
  * hash of their value, and no key or salt ever reaches the store.
  *
- * Every method is one Lua script (one round trip, atomic) or one single command.
+ * Every method is one Lua script (one round trip, atomic) or one single command, except
+ * `mintFromGrant`: one script when the grant is remembered (this store created or read it lately
+ * and it is unchanged), else a read and then that script.
  */
 import { InvalidInput } from '../errors.js';
 import type {
@@ -59,6 +61,8 @@ import {
 import { ScriptExecutor, type RedisLikeClient, type RedisNodeClient } from './executor.js';
 import { clientField, esc, globEscape, grantField, grantHash, isRoute, RouteKeys, unesc, userHash, USER_FIELD } from './keys.js';
 import { SCRIPTS } from './lua.js';
+import { grantOf, userOf } from './decoded.js';
+import { Memo } from '../crypto/memo.js';
 
 export type { RedisLikeClient, RedisNodeClient, RedisClusterClient } from './executor.js';
 
@@ -92,6 +96,21 @@ export interface RedisStoreOptions {
 const LOAD_CHUNK = 2000;
 /** User subtrees read or purged concurrently by dump and purge. */
 const SCAN_CONCURRENCY = 16;
+/**
+ * Grants remembered for {@link RedisStore.mintFromGrant}: those this store created or read
+ * lately (a code is minted moments after its grant is made). Bounded; a miss costs one read.
+ */
+const REMEMBERED_GRANTS = 1024;
+/** Conditional writes a mint tries before it writes on a fresh read alone (as addTokens does). */
+const MINT_ATTEMPTS = 3;
+
+/** A grant with its user and client records, as stored (the strings) and decoded once needed. */
+interface SeenGrant {
+  readonly u: string;
+  readonly c: string;
+  readonly g: string;
+  ctx?: GrantContext;
+}
 
 type Flat = readonly (string | null)[];
 
@@ -110,6 +129,8 @@ export class RedisStore implements SessionStore {
   readonly #clock: () => number;
   /** SCAN cursors of the purge sweep, per master (by position). */
   readonly #purgeCursors = new Map<number, string>();
+  /** Grants recently created or read, by user key and grant field (see mintFromGrant). */
+  readonly #seenGrants = new Memo<SeenGrant>(REMEMBERED_GRANTS, 1024);
 
   constructor(options: RedisStoreOptions) {
     if (options === null || typeof options !== 'object' || !options.client) throw new InvalidInput('RedisStore needs a client');
@@ -154,6 +175,8 @@ export class RedisStore implements SessionStore {
       g.body,
     ]);
     if (r === 'collision') throw collision();
+    const [u, c, gv] = r as string[];
+    this.#seenGrants.set(seenKey(k.user(uh), grantField(gh)), { u: u!, c: c!, g: gv! });
   }
 
   async addTokens(path: GrantPath, tokens: readonly TokenRecord[]): Promise<boolean> {
@@ -171,6 +194,55 @@ export class RedisStore implements SessionStore {
       ...this.#tokenArgs(tokens),
     ]);
     return r === 1;
+  }
+
+  /**
+   * One round trip when the grant is remembered (this store created or read it lately): `build`
+   * decides on the remembered records, and one script writes its tokens only if the user,
+   * client and grant records in Redis are still exactly those strings; otherwise, or when
+   * `build` rejected remembered records, the grant is read again and `build` runs again.
+   */
+  async mintFromGrant(path: GrantPath, build: (ctx: GrantContext) => Promise<readonly TokenRecord[]>): Promise<boolean> {
+    const k = this.#keys(path.route);
+    const uh = userHash(path.userId);
+    const uk = k.user(uh);
+    const cf = clientField(path.clientId);
+    const gf = grantField(grantHash(path.clientId, path.grantId));
+    const key = seenKey(uk, gf);
+    let seen = this.#seenGrants.peek(key);
+    let remembered = seen !== undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (!seen) {
+        seen = await this.#readGrant(uk, cf, gf);
+        remembered = false;
+      }
+      const ctx = seen && contextOf(seen, path);
+      if (!seen || !ctx) return false;
+      let tokens: readonly TokenRecord[];
+      try {
+        tokens = await build(ctx);
+      } catch (e) {
+        if (!remembered) throw e;
+        seen = undefined; // a refusal may rest on records that have changed since: decide again on current ones
+        continue;
+      }
+      if (attempt > MINT_ATTEMPTS) return this.addTokens(path, tokens); // the records keep changing: as getGrant + addTokens
+      const r = await this.#exec.run(SCRIPTS.mintFromGrant, uk, [
+        k.base,
+        uh,
+        String(this.#clock()),
+        this.#offset(),
+        cf,
+        gf,
+        seen.u,
+        seen.c,
+        seen.g,
+        ...this.#tokenArgs(tokens),
+      ]);
+      if (r === 'ok') return true;
+      if (r === 'gone') return false;
+      seen = undefined; // 'stale'
+    }
   }
 
   async consume(route: string, hash: string, req: ConsumeRequest): Promise<ConsumeResult> {
@@ -295,14 +367,8 @@ export class RedisStore implements SessionStore {
 
   async getGrant(path: GrantPath): Promise<GrantContext | undefined> {
     const k = this.#keys(path.route);
-    const gh = grantHash(path.clientId, path.grantId);
-    const [u, c, g] = (await this.#exec.hmGet(k.user(userHash(path.userId)), [USER_FIELD, clientField(path.clientId), grantField(gh)])) as Flat;
-    if (!u || !c || !g) return undefined;
-    const ids = grantIds(g);
-    if (ids.clientId !== path.clientId || ids.grantId !== path.grantId) return undefined;
-    const user = decodeUser(u);
-    if (user.userId !== path.userId) return undefined;
-    return { user, client: decodeClient(c, path.userId, path.clientId), grant: decodeGrant(g, path.userId) };
+    const seen = await this.#readGrant(k.user(userHash(path.userId)), clientField(path.clientId), grantField(grantHash(path.clientId, path.grantId)));
+    return seen && contextOf(seen, path);
   }
 
   async listGrants(route: string, userId: string, clientId?: string): Promise<GrantContext[]> {
@@ -332,8 +398,8 @@ export class RedisStore implements SessionStore {
     const r = (await this.#exec.run(SCRIPTS.findToken, k.token(hash), [k.base])) as Flat | null;
     if (!r) return undefined;
     const [v, u, g, c] = r as string[];
-    const user = decodeUser(u!);
-    const grant = decodeGrant(g!, user.userId);
+    const user = userOf(u!);
+    const grant = grantOf(g!, user.userId);
     const client = decodeClient(c!, user.userId, grant.clientId);
     if (isMarker(v!)) return { user, client, grant, marker: decodeMarker(v!, hash, grant) };
     return { user, client, grant, token: decodeToken(v!, hash, grant) };
@@ -482,6 +548,15 @@ export class RedisStore implements SessionStore {
 
   // ---------------------------------------------------------------- internals
 
+  /** A grant with its user and client records (one HMGET), remembered for mintFromGrant. */
+  async #readGrant(uk: string, cf: string, gf: string): Promise<SeenGrant | undefined> {
+    const [u, c, g] = (await this.#exec.hmGet(uk, [USER_FIELD, cf, gf])) as Flat;
+    if (!u || !c || !g) return undefined;
+    const seen: SeenGrant = { u, c, g };
+    this.#seenGrants.set(seenKey(uk, gf), seen);
+    return seen;
+  }
+
   #keys(route: string): RouteKeys {
     if (!isRoute(route)) throw new InvalidInput('route is not valid');
     return new RouteKeys(this.#prefix, route);
@@ -517,6 +592,21 @@ export class RedisStore implements SessionStore {
     if (!m) return undefined;
     return { base: new RouteKeys(this.#prefix, m[1]!).base, uh: m[2]! };
   }
+}
+
+const seenKey = (uk: string, gf: string): string => `${uk}\t${gf}`;
+
+/** The records of a grant, decoded once; undefined unless they are the grant `path` names. */
+function contextOf(seen: SeenGrant, path: GrantPath): GrantContext | undefined {
+  if (!seen.ctx) {
+    const ids = grantIds(seen.g);
+    if (ids.clientId !== path.clientId || ids.grantId !== path.grantId) return undefined;
+    const user = userOf(seen.u);
+    if (user.userId !== path.userId) return undefined;
+    seen.ctx = { user, client: decodeClient(seen.c, path.userId, path.clientId), grant: grantOf(seen.g, path.userId) };
+  }
+  const { user, grant } = seen.ctx;
+  return user.userId === path.userId && grant.clientId === path.clientId && grant.id === path.grantId ? seen.ctx : undefined;
 }
 
 /** A user HASH (flat field/value list) decoded into records. */

@@ -114,6 +114,18 @@ export interface SessionStore {
   addTokens(path: GrantPath, tokens: readonly TokenRecord[]): Promise<boolean>;
 
   /**
+   * Optional: {@link getGrant} and {@link addTokens} as one step, for stores where a read costs
+   * a round trip. Calls `build` with the grant's context and writes the tokens it returns only
+   * if the user, client session and grant are, at the moment of writing, exactly as `build` saw
+   * them; otherwise it reads them again and calls `build` again. So the context may come from
+   * the store's memory of records it recently read or wrote (no read at all) without a decision
+   * ever resting on stale records. What `build` throws on current records propagates, with
+   * nothing written. False (nothing written) when the grant does not exist. The tokens written
+   * are those of the last call of `build`. Without it the manager calls getGrant, then addTokens.
+   */
+  mintFromGrant?(path: GrantPath, build: (ctx: GrantContext) => Promise<readonly TokenRecord[]>): Promise<boolean>;
+
+  /**
    * Atomically uses a token once: if it is live and below its `maxUsage`, counts the use
    * (turning it into a reuse marker when used up) and writes `mint`; if it is used up, or a
    * marker, applies the reuse policy instead and writes nothing else.

@@ -110,6 +110,29 @@ describe('RedisStore: index growth and TTLs (field fault 18)', function () {
     assert.ok(ttl > 0 && ttl <= 24 * 3600 * 1000, `TTL ${ttl}`);
   });
 
+  it('tokens written straight to the store that outlive their grant carry the TTLs of the user keys along', async () => {
+    const prefix = uniquePrefix();
+    const store = new RedisStore({ client: fx.client, prefix });
+    const m = makeManager(store, { now: 0, read: Date.now } as unknown as TestClock);
+    const f = await codeFlow(m, 'carl', 'app');
+    const d = await store.dump();
+    const grant = d.grants[0]!;
+    const userKey = (await allKeys(fx.client, prefix)).find((k) => k.includes('}u:'))!;
+    const indexKey = userKey.replace(/u:([^:]*)$/, 'x:$1');
+    const route = userKey.slice(userKey.indexOf('{') + 1, userKey.indexOf('}'));
+    const path = { route, userId: 'carl', clientId: 'app', grantId: grant.id };
+    const template = d.tokens[0]!;
+    // Within the grant's lifetime (what the manager mints): the TTLs stay on the grant.
+    assert.equal(await store.addTokens(path, [{ ...template, id: 'inside', hash: hashTokenValue('inside'), expiresAt: grant.expiresAt - 1000 }]), true);
+    assert.equal(await fx.client.pExpireTime(userKey), Math.ceil(grant.expiresAt));
+    // Past it (no manager does this; a store must still keep every key until its last member goes).
+    const later = grant.expiresAt + 86_400_000;
+    assert.equal(await store.addTokens(path, [{ ...template, id: 'outside', hash: hashTokenValue('outside'), expiresAt: later }]), true);
+    assert.equal(await fx.client.pExpireTime(userKey), Math.ceil(later));
+    assert.equal(await fx.client.pExpireTime(indexKey), Math.ceil(later));
+    assert.equal((await m.validateToken(f.access)).userId, 'carl');
+  });
+
   it('10 000 logins to one client by different users: no per-client index; every user keeps 2 small keys', async () => {
     const clock = new TestClock();
     const prefix = uniquePrefix();

@@ -7,16 +7,17 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createClient, RESP_TYPES } from 'redis';
-import { InvalidInput, UnknownSession } from '../../src/errors.js';
-import { hashTokenValue } from '../../src/crypto/token-value.js';
+import { InvalidInput, MintingNotAllowed, UnknownSession } from '../../src/errors.js';
+import { hashTokenValue, routeOfValue } from '../../src/crypto/token-value.js';
 import { decodeGrant, decodeMarker, decodeToken, decodeUser, encodeGrant, encodeMarker, encodeToken, encodeUser } from '../../src/redis/codec.js';
+import { grantOf, userOf } from '../../src/redis/decoded.js';
 import { esc, unesc, userHash } from '../../src/redis/keys.js';
 import { RedisStore } from '../../src/redis/redis-store.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { TreeDump } from '../../src/store/store.js';
 import type { GrantRecord, ReuseMarker, TokenRecord, UserRecord } from '../../src/tree/records.js';
 import { DEFAULT_USAGE_RULES } from '../../src/tree/usage-rules.js';
-import { TestClock, canonicalDump, codeFlow, makeManager } from '../conformance/harness.js';
+import { TestClock, canonicalDump, codeFlow, makeManager, newSession } from '../conformance/harness.js';
 import { allKeys, singleServer, threeMasters, uniquePrefix, type ClusterFixture, type SingleFixture } from './helpers.js';
 
 const T = Date.now() + 3_600_000; // a time in the future, so nothing expires during the test
@@ -257,6 +258,74 @@ describe('RedisStore (single server)', function () {
   }
 });
 
+describe('RedisStore mints on remembered grants only while they are current', function () {
+  this.timeout(30_000);
+  let fx: SingleFixture;
+  before(async () => {
+    fx = await singleServer();
+  });
+  after(async () => {
+    await fx?.stop();
+  });
+
+  /** Two processes on one Redis: the same prefix, a store and a manager each. */
+  function twoProcesses() {
+    const prefix = uniquePrefix();
+    const clock = new TestClock();
+    const stores = [fx.store({ prefix }), fx.store({ prefix })] as const;
+    return { stores, a: makeManager(stores[0], clock), b: makeManager(stores[1], clock) };
+  }
+
+  it('a grant revoked, its client session revoked or the grant removed elsewhere is seen: refused, nothing written', async () => {
+    for (const change of ['revokeGrant', 'revokeClientSession', 'removeSession'] as const) {
+      const { stores, a, b } = twoProcesses();
+      const sid = await newSession(a, 'alice', 'app'); // a remembers the grant as active
+      await b[change](sid);
+      const before = canonicalDump(await stores[0].dump());
+      await assert.rejects(a.mintToken(sid, 'authorization_code'), change === 'removeSession' ? UnknownSession : MintingNotAllowed, change);
+      assert.deepEqual(canonicalDump(await stores[0].dump()), before, `${change}: nothing written`);
+    }
+  });
+
+  it('a logout elsewhere (new epoch) is seen: the token is minted on the current user record, so it is active', async () => {
+    const { a, b } = twoProcesses();
+    const sid = await newSession(a, 'alice', 'app');
+    await b.logoutUser('alice', { keepOffline: true });
+    const at = await a.mintToken(sid, 'access_token');
+    assert.equal(at.token.epoch, 1);
+    assert.equal((await b.validateToken(at.value)).userId, 'alice');
+  });
+
+  it('records that change on every attempt: after a few conditional writes it writes on a fresh read, as getGrant + addTokens do', async () => {
+    const { stores, a, b } = twoProcesses();
+    const sid = await newSession(a, 'alice', 'app');
+    const first = await a.mintToken(sid, 'access_token');
+    const t = first.token;
+    const path = { route: routeOfValue(first.value), userId: t.userId, clientId: t.clientId, grantId: t.grantId };
+    let calls = 0;
+    const written = await stores[0].mintFromGrant(path, async (ctx) => {
+      calls++;
+      assert.equal(ctx.grant.id, t.grantId);
+      await b.startBrowserSession('alice', { validFor: 60, id: `browser-${calls}` }); // the user record changes under us
+      return [{ ...t, id: `t-${calls}`, hash: hashTokenValue(`value-${calls}`) }];
+    });
+    assert.equal(written, true);
+    assert.equal(calls, 4);
+    const ids = (await stores[1].listTokens(path)).map((x) => x.id).sort();
+    assert.deepEqual(ids, [t.id, 't-4'].sort(), 'only the last build is written');
+  });
+
+  it('a grant that does not exist: false, build never called, nothing written', async () => {
+    const { stores, a } = twoProcesses();
+    const sid = await newSession(a, 'alice', 'app');
+    const at = await a.mintToken(sid, 'access_token');
+    const path = { route: routeOfValue(at.value), userId: 'alice', clientId: 'app', grantId: 'no-such-grant' };
+    let calls = 0;
+    assert.equal(await stores[1].mintFromGrant(path, async () => (calls++, [at.token])), false);
+    assert.equal(calls, 0);
+  });
+});
+
 describe('RedisStore encoding (property tests)', () => {
   const anyString = fc.string({ unit: 'grapheme', maxLength: 40 });
   const id = fc.oneof(anyString.filter((s) => s.length > 0), fc.constantFrom(...NASTY));
@@ -289,6 +358,38 @@ describe('RedisStore encoding (property tests)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('RedisStore decoded records are shared, so they are values', () => {
+  /** Every object reachable from `v` is frozen. */
+  function assertDeepFrozen(v: unknown, path = 'record'): void {
+    if (v === null || typeof v !== 'object') return;
+    assert.ok(Object.isFrozen(v), `${path} is frozen`);
+    for (const k of Object.keys(v)) assertDeepFrozen((v as Record<string, unknown>)[k], `${path}.${k}`);
+  }
+
+  it('a decoded grant and user are frozen all the way down (claims, request and unknown fields too)', () => {
+    const tree = nastyTree();
+    for (const base of tree.grants.slice(0, 6)) {
+      const grant = { ...base, futureGrantField: { a: [1, { b: 'x' }] } } as GrantRecord;
+      const g = encodeGrant(grant);
+      const v = `${g.head}\t1${g.body}`;
+      assertDeepFrozen(decodeGrant(v, grant.userId));
+      assertDeepFrozen(grantOf(v, grant.userId));
+      const u = tree.users.find((x) => x.userId === grant.userId)!;
+      assertDeepFrozen(userOf(encodeUser(u)));
+    }
+  });
+
+  it('a remembered grant is handed out only for the user it was decoded for', () => {
+    const grant = nastyTree().grants[2]!;
+    const g = encodeGrant(grant);
+    const v = `${g.head}\t1${g.body}`;
+    assert.equal(grantOf(v, grant.userId), grantOf(v, grant.userId), 'the second lookup is the remembered record');
+    const other = grantOf(v, 'someone else');
+    assert.equal(other.userId, 'someone else');
+    assert.deepEqual({ ...other, userId: grant.userId, authnEvent: null }, { ...grantOf(v, grant.userId), authnEvent: null });
   });
 });
 

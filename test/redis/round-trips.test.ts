@@ -18,6 +18,7 @@ describe('RedisStore round trips per operation (MONITOR)', function () {
   let m: SessionManager;
   let addr: string;
   const seen: string[] = [];
+  const prefix = uniquePrefix();
 
   before(async () => {
     fx = await singleServer();
@@ -26,7 +27,7 @@ describe('RedisStore round trips per operation (MONITOR)', function () {
     addr = (await client.clientInfo()).addr;
     monitor = await connect(fx.server.url);
     await monitor.monitor((line: string) => seen.push(line));
-    m = makeManager(new RedisStore({ client, prefix: uniquePrefix() }), new TestClock());
+    m = makeManager(new RedisStore({ client, prefix }), new TestClock());
     await codeFlow(m, 'warm-up', 'app'); // scripts get loaded (EVAL) once; afterwards EVALSHA
   });
   after(async () => {
@@ -99,11 +100,28 @@ describe('RedisStore round trips per operation (MONITOR)', function () {
     assert.equal((await m.introspect(f.access)).active, false);
   });
 
-  it('getSessionInfo: 1 (a single HMGET); mintToken: 2; logoutUser: 1', async () => {
+  it('getSessionInfo: 1 (a single HMGET); mintToken: 1; logoutUser: 1', async () => {
     const sid = await newSession(m, 'fred', 'app');
     assert.deepEqual((await count(() => m.getSessionInfo(sid, { grant: true }))).commands, ['hmget']);
-    assert.deepEqual((await count(() => m.mintToken(sid, 'access_token'))).commands, ['hmget', 'evalsha']);
+    assert.deepEqual((await count(() => m.mintToken(sid, 'access_token'))).commands, ['evalsha']);
     assert.deepEqual((await count(() => m.logoutUser('fred'))).commands, ['evalsha']);
+  });
+
+  it('mintToken from a grant: 1 when this store made or read it lately, 2 when not, 3 when it changed elsewhere since', async () => {
+    const sid = await newSession(m, 'hank', 'app');
+    // createSession's script hands back the records it wrote: the code takes one script.
+    const code = await count(() => m.mintToken(sid, 'authorization_code'));
+    assert.deepEqual(code.commands, ['evalsha']);
+    assert.equal((await m.redeemCode(code.result.value, { clientId: 'app' })).session.userId, 'hank');
+    // A store that never saw the grant (another process) reads it first.
+    const other = makeManager(new RedisStore({ client, prefix }), new TestClock());
+    assert.deepEqual((await count(() => other.mintToken(sid, 'access_token'))).commands, ['hmget', 'evalsha']);
+    // The other process changed the user record (a logout): the conditional write refuses, and
+    // the mint is decided again on what is now stored.
+    await other.logoutUser('hank', { keepOffline: true });
+    const after = await count(() => m.mintToken(sid, 'access_token'));
+    assert.deepEqual(after.commands, ['evalsha', 'hmget', 'evalsha']);
+    assert.equal((await m.validateToken(after.result.value)).userId, 'hank', 'minted on the new epoch, so active');
   });
 
   it('after SCRIPT FLUSH (as after a restart) one call pays: EVALSHA, EVAL, and every script reloaded in the background', async () => {
