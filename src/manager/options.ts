@@ -96,12 +96,15 @@ function seconds(v: unknown, name: string, fallback: number, min = 0): number {
   return v;
 }
 
-/** Every method of {@link SessionStore}; the `satisfies` keeps the list complete as the contract grows. */
+/** The keys of `T` that are not optional. */
+type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+
+/** Every required method of {@link SessionStore}; the `satisfies` keeps the list complete as the contract grows. */
 const STORE_METHODS = Object.keys({
   createGrant: 0, getUser: 0, getClient: 0, getGrant: 0, listGrants: 0, listTokens: 0, findToken: 0, addTokens: 0, consume: 0,
   revokeGrant: 0, revokeClient: 0, revokeToken: 0, logoutUser: 0, addBrowserSession: 0, removeBrowserSession: 0, remove: 0,
   purgeExpired: 0, dump: 0, load: 0,
-} satisfies Record<keyof SessionStore, 0>) as ReadonlyArray<keyof SessionStore>;
+} satisfies Record<RequiredKeys<SessionStore>, 0>) as ReadonlyArray<keyof SessionStore>;
 
 /** A store of the wrong shape would fail at the first call, with a TypeError. */
 function checkedStore(store: unknown): SessionStore {

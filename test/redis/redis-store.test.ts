@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createClient, RESP_TYPES } from 'redis';
 import { InvalidInput, MintingNotAllowed, UnknownSession } from '../../src/errors.js';
-import { hashTokenValue, routeOfValue } from '../../src/crypto/token-value.js';
+import { hashTokenValue } from '../../src/crypto/token-value.js';
 import { decodeGrant, decodeMarker, decodeToken, decodeUser, encodeGrant, encodeMarker, encodeToken, encodeUser } from '../../src/redis/codec.js';
 import { grantOf, userOf } from '../../src/redis/decoded.js';
 import { esc, unesc, userHash } from '../../src/redis/keys.js';
@@ -17,7 +17,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import type { TreeDump } from '../../src/store/store.js';
 import type { GrantRecord, ReuseMarker, TokenRecord, UserRecord } from '../../src/tree/records.js';
 import { DEFAULT_USAGE_RULES } from '../../src/tree/usage-rules.js';
-import { TestClock, canonicalDump, codeFlow, makeManager, newSession } from '../conformance/harness.js';
+import { TestClock, canonicalDump, codeFlow, makeManager, newSession, routeOfToken } from '../conformance/harness.js';
 import { allKeys, singleServer, threeMasters, uniquePrefix, type ClusterFixture, type SingleFixture } from './helpers.js';
 
 const T = Date.now() + 3_600_000; // a time in the future, so nothing expires during the test
@@ -301,7 +301,7 @@ describe('RedisStore mints on remembered grants only while they are current', fu
     const sid = await newSession(a, 'alice', 'app');
     const first = await a.mintToken(sid, 'access_token');
     const t = first.token;
-    const path = { route: routeOfValue(first.value), userId: t.userId, clientId: t.clientId, grantId: t.grantId };
+    const path = { route: routeOfToken(first.value), userId: t.userId, clientId: t.clientId, grantId: t.grantId };
     let calls = 0;
     const written = await stores[0].mintFromGrant(path, async (ctx) => {
       calls++;
@@ -319,7 +319,7 @@ describe('RedisStore mints on remembered grants only while they are current', fu
     const { stores, a } = twoProcesses();
     const sid = await newSession(a, 'alice', 'app');
     const at = await a.mintToken(sid, 'access_token');
-    const path = { route: routeOfValue(at.value), userId: 'alice', clientId: 'app', grantId: 'no-such-grant' };
+    const path = { route: routeOfToken(at.value), userId: 'alice', clientId: 'app', grantId: 'no-such-grant' };
     let calls = 0;
     assert.equal(await stores[1].mintFromGrant(path, async () => (calls++, [at.token])), false);
     assert.equal(calls, 0);
