@@ -3,6 +3,7 @@
  * below this layer ever sees a non-string id, an ill-formed UTF-16 string or an oversized
  * value, so no input can make two ids collide or reach a prototype (B-01..B-03, fault 19).
  */
+import { Memo } from '../crypto/memo.js';
 import { InvalidInput } from '../errors.js';
 
 /** Longest user, client or grant id accepted, in UTF-16 code units. */
@@ -33,7 +34,17 @@ export function requireTokenValue(value: unknown): string {
   return requireId(value, 'token value', MAX_TOKEN_LENGTH);
 }
 
-/** A list of distinct scope strings without spaces, as a new frozen array. */
+/**
+ * Lists already handed out, by their entries joined with a space: a list is stored in every
+ * grant and token, and most grants of a provider carry one of a few scopes, so equal lists share
+ * one frozen array instead of a copy per record (about 80 bytes each). Bounded like every memo.
+ */
+const LISTS = new Memo<readonly string[]>(1024, 512);
+
+/**
+ * A list of distinct scope strings without spaces, as a frozen array. Equal lists may be the
+ * same array: it is frozen, so no holder can change another's.
+ */
 export function requireScopes(value: unknown, name = 'scope'): readonly string[] {
   const list = typeof value === 'string' ? value.split(' ').filter((s) => s !== '') : value;
   if (!Array.isArray(list)) throw new InvalidInput(`${name} must be an array of strings or a space-separated string`);
@@ -44,9 +55,16 @@ export function requireScopes(value: unknown, name = 'scope'): readonly string[]
     if (/[\s]/.test(s)) throw new InvalidInput(`${name} entries must not contain white space`);
     if (!out.includes(s)) out.push(s);
   }
-  // slice(): an exact-size copy. `out` grew by push and holds room for 17 entries; this list
-  // stays in a stored record, and the slack would be most of its size.
-  return Object.freeze(out.slice());
+  // Entries hold no white space, so the joined string names exactly one list.
+  const key = out.join(' ');
+  let shared = LISTS.peek(key);
+  if (shared === undefined) {
+    // slice(): an exact-size copy. `out` grew by push and holds room for 17 entries; this list
+    // stays in stored records, and the slack would be most of its size.
+    shared = Object.freeze(out.slice());
+    LISTS.set(key, shared);
+  }
+  return shared;
 }
 
 export function requirePlainObject(value: unknown, name: string): Record<string, unknown> {
