@@ -187,7 +187,10 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   readonly #store: SessionStore;
   readonly #now: () => number;
   readonly #jwt: JwtCodec | undefined;
-  readonly #routes = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
+  /** Route and one shared copy of the id, per recent user (see #user). */
+  readonly #users = new Memo<UserKey>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
+  /** The last authentication event recorded per recent user (see #authnEvent). */
+  readonly #authnEvents = new Memo<AuthnEvent>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
   /** Seals a grant's session id; handed to results that seal it lazily (session-results.ts). */
   readonly #sealer: GrantSealer = (g) => this.#sealGrant(g);
   readonly #publicSubs = new Memo<string>(MEMO_CAPACITY, MEMO_MAX_KEY_LENGTH);
@@ -240,6 +243,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     requireId(clientId, 'clientId');
     const f = requirePlainObject(fields, 'grant fields') as GrantFields;
     const now = this.#now();
+    const user = this.#user(userId);
+    userId = user.userId;
     const subType = f.subType ?? 'public';
     if (subType !== 'public' && subType !== 'pairwise' && subType !== 'ephemeral') {
       throw new InvalidInput('subType must be public, pairwise or ephemeral');
@@ -264,7 +269,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       revoked: false,
       browserSessionId: f.browserSessionId === undefined ? undefined : requireId(f.browserSessionId, 'browserSessionId', 256),
     });
-    await this.#store.createGrant(this.#route(userId), grant, now);
+    await this.#store.createGrant(user.route, grant, now);
     this.#emit('grant.created', { userId, clientId, grantId: grant.id });
     return this.#ids.seal({ userId, clientId, grantId: grant.id });
   }
@@ -719,9 +724,18 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   // ---------------------------------------------------------------- internals
 
   #route(userId: string): string {
-    let route = this.#routes.peek(userId);
-    if (route === undefined) this.#routes.set(userId, (route = routeOf(this.#o.routeKey, userId)));
-    return route;
+    return this.#user(userId).route;
+  }
+
+  /**
+   * The route of a user and the first copy of its id seen recently. Every grant and token
+   * stores its user id, and callers usually pass a fresh string per request: records made
+   * from the shared copy point to one string per user instead of one per grant.
+   */
+  #user(userId: string): UserKey {
+    let key = this.#users.peek(userId);
+    if (key === undefined) this.#users.set(userId, (key = { route: routeOf(this.#o.routeKey, userId), userId }));
+    return key;
   }
 
 
@@ -793,13 +807,23 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       e.validUntil !== undefined
         ? requireFiniteNumber(e.validUntil, 'authnEvent.validUntil')
         : authnTime + (e.validFor === undefined ? 3600 : requirePositive(e.validFor, 'authnEvent.validFor')) * 1000;
-    return authnEventRecord({
-      userId,
-      authnInfo: e.authnInfo === undefined ? undefined : requireId(e.authnInfo, 'authnEvent.authnInfo', 256),
-      amr: e.amr === undefined ? undefined : requireScopes(e.amr, 'authnEvent.amr'),
-      authnTime,
-      validUntil,
-    });
+    const authnInfo = e.authnInfo === undefined ? undefined : requireId(e.authnInfo, 'authnEvent.authnInfo', 256);
+    const amr = e.amr === undefined ? undefined : requireScopes(e.amr, 'authnEvent.amr');
+    // One login backs every grant its browser consents to: grants of the same event share one
+    // frozen record (amr lists are shared, so comparing them by identity is enough).
+    const last = this.#authnEvents.peek(userId);
+    if (
+      last !== undefined &&
+      last.authnInfo === authnInfo &&
+      last.amr === amr &&
+      Object.is(last.authnTime, authnTime) &&
+      Object.is(last.validUntil, validUntil)
+    ) {
+      return last;
+    }
+    const event = authnEventRecord({ userId, authnInfo, amr, authnTime, validUntil });
+    this.#authnEvents.set(userId, event);
+    return event;
   }
 
   async #buildToken(
@@ -1012,6 +1036,12 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * Where a token goes in a rotation family, when the caller sets it (refresh): its parent, the
  * family, the chain's first issuance and the chain's absolute end.
  */
+/** A user's route, with the copy of its id that records share. */
+interface UserKey {
+  readonly route: string;
+  readonly userId: string;
+}
+
 interface FamilyPlace {
   readonly basedOn: string | undefined;
   readonly familyId: string;
