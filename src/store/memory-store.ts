@@ -125,7 +125,11 @@ export class MemoryStore implements SessionStore {
     return liveTokens(g);
   }
 
-  async findToken(_route: string, hash: string): Promise<TokenLookup | undefined> {
+  async findToken(route: string, hash: string): Promise<TokenLookup | undefined> {
+    return this.findTokenNow(route, hash);
+  }
+
+  findTokenNow(_route: string, hash: string): TokenLookup | undefined {
     const g = this.#byHash.get(hash);
     const r = g && getRecord(g.records, hash);
     if (!r) return undefined;
