@@ -72,7 +72,9 @@ export function countRecords(s: RecordSet): { tokens: number; markers: number } 
  */
 export function pruneRecords(s: RecordSet, now: number, onRemove: (r: GrantRecordEntry) => void): RecordSet {
   if (isSmall(s)) {
-    if (!s.some((r) => r.expiresAt <= now)) return s;
+    let expired = false;
+    for (const r of s) expired ||= r.expiresAt <= now;
+    if (!expired) return s;
     const kept: GrantRecordEntry[] = [];
     for (const r of s) {
       if (r.expiresAt <= now) onRemove(r);
