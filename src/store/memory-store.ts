@@ -49,6 +49,7 @@ import {
   pruneRecords,
   removeRecord,
   replaceRecord,
+  retireRecord,
   type GrantRecordEntry,
   type RecordSet,
 } from './grant-records.js';
@@ -163,7 +164,7 @@ export class MemoryStore implements SessionStore {
     const used = token.used + 1;
     if (max !== undefined && used >= max) {
       // Used up: keep only a marker, so the grant's index holds live tokens only (fault 18).
-      g.records = this.#prune(replaceRecord(g.records, reuseMarker(token, req.now)), req.now);
+      g.records = this.#prune(retireRecord(g.records, reuseMarker(token, req.now)), req.now);
     } else {
       g.records = replaceRecord(g.records, tokenRecord(token, { used, usedAt: req.now, revoked: token.revoked }));
     }
