@@ -538,15 +538,25 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   }
 
   /** The session info of an active token (of `tokenClass`, issued to `clientId` when given), else a typed error. */
-  async validateToken(tokenValue: string, options: { tokenClass?: TokenClass; clientId?: string } = {}): Promise<ValidatedToken> {
-    const value = requireTokenValue(tokenValue);
-    const o = optionsOf<{ tokenClass?: TokenClass; clientId?: string }>(options, 'validate options');
-    const tokenClass = o.tokenClass === undefined ? undefined : requireId(o.tokenClass, 'tokenClass', 64);
-    const clientId = optionalId(o.clientId, 'clientId');
-    const pending = this.#lookup(value);
-    // No await for a lookup the store answered at once: a promise round was a tenth of a
-    // validation's time and two thirds of what it allocated.
-    const found = pending instanceof Promise ? await pending : pending;
+  validateToken(tokenValue: string, options: { tokenClass?: TokenClass; clientId?: string } = {}): Promise<ValidatedToken> {
+    // Not an async function: on a store that answers at once (findTokenNow) the whole check is
+    // synchronous, and an async function's frame and await were a fifth of what a validation
+    // allocated. Every outcome, errors included, still comes as a promise.
+    try {
+      const value = requireTokenValue(tokenValue);
+      const o = optionsOf<{ tokenClass?: TokenClass; clientId?: string }>(options, 'validate options');
+      const tokenClass = o.tokenClass === undefined ? undefined : requireId(o.tokenClass, 'tokenClass', 64);
+      const clientId = optionalId(o.clientId, 'clientId');
+      const found = this.#lookup(value);
+      if (found instanceof Promise) return found.then((f) => this.#activeToken(f, tokenClass, clientId));
+      return Promise.resolve(this.#activeToken(found, tokenClass, clientId));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** The checks of validateToken on a resolved lookup: the result, or a typed error thrown. */
+  #activeToken(found: TokenLookup | undefined, tokenClass: string | undefined, clientId: string | undefined): ValidatedToken {
     if (!found) throw new UnknownToken();
     if (!found.token) throw new InactiveToken('used');
     const t = found.token;
