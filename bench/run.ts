@@ -43,6 +43,7 @@ import {
   type ModelSection,
   type OurBackend,
 } from './model-compare.js';
+import { USERS } from './peer/constants.js';
 import { PHASES, type Phase } from './peer/http.js';
 import { modelMemoryPer10k } from './peer/model.js';
 import { createPeerProvider, type PeerProvider } from './peer/provider.js';
@@ -326,7 +327,10 @@ export async function runBench(o: RunOptions): Promise<BenchResult> {
         }
         if (wants('memory')) {
           const count = o.quick ? 1000 : 10_000;
-          const warmup = o.quick ? 100 : 1000;
+          // One warm-up set per account in both modes: every user node exists before the baseline,
+          // as in the full run. With fewer, a quick run billed the creation of ~900 users (ours
+          // keeps a node per user, the peer none) to 1000 sets and scaled it ×10: twice the full figure.
+          const warmup = USERS;
           const m = await sectionTimed(`memory ${backend}`, async () => {
             const p = peerMemoryMeasure(await modelMemoryPer10k(peer!, { count, warmup }));
             const our = await ourMemoryPer10k(ours!, count, warmup);

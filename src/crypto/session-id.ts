@@ -120,9 +120,9 @@ export class SessionIdCodec {
 /** The path of 1 to 3 decoded parts, frozen: remembered paths are shared between callers. */
 function pathOf(parts: readonly string[]): SessionPath {
   const [userId, clientId, grantId] = parts as [string, string?, string?];
-  // Assignments, not conditional spreads (V8's slow path for mixed shapes).
-  const path: { userId: string; clientId?: string; grantId?: string } = { userId };
-  if (clientId !== undefined) path.clientId = clientId;
-  if (grantId !== undefined) path.grantId = grantId;
-  return Object.freeze(path);
+  // One literal per shape: no conditional spreads (V8's slow path), and no properties spilled
+  // out of the object by later assignments (these paths fill a 4096-entry memo).
+  if (grantId !== undefined) return Object.freeze({ userId, clientId: clientId!, grantId });
+  if (clientId !== undefined) return Object.freeze({ userId, clientId });
+  return Object.freeze({ userId });
 }

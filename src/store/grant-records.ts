@@ -10,7 +10,8 @@
  * however many tokens a grant holds.
  *
  * A marker takes the place of its token (same class, same hash, same expiry), so within a
- * class the front still expires first and pruning from the front stays correct (fault 18).
+ * class the front still expires first and pruning from the front stays correct (fault 18);
+ * a small set, pruned whole on each write, keeps its markers last (see retireRecord).
  */
 import type { ReuseMarker, TokenRecord } from '../tree/records.js';
 
@@ -72,7 +73,9 @@ export function countRecords(s: RecordSet): { tokens: number; markers: number } 
  */
 export function pruneRecords(s: RecordSet, now: number, onRemove: (r: GrantRecordEntry) => void): RecordSet {
   if (isSmall(s)) {
-    if (!s.some((r) => r.expiresAt <= now)) return s;
+    let expired = false;
+    for (const r of s) expired ||= r.expiresAt <= now;
+    if (!expired) return s;
     const kept: GrantRecordEntry[] = [];
     for (const r of s) {
       if (r.expiresAt <= now) onRemove(r);
@@ -109,6 +112,21 @@ export function replaceRecord(s: RecordSet, r: GrantRecordEntry): RecordSet {
   if (isSmall(s)) return s.map((old) => (old.hash === r.hash ? r : old));
   classMap(s, r.class).set(r.hash, r);
   return s;
+}
+
+/**
+ * Puts the marker `m` in the place of the used-up token with its hash. In a small set markers go
+ * after the live tokens (the tokens keep their issue order): a lookup scans the set from the
+ * front, and validations, the commonest lookups, then reach a live token without stepping over
+ * markers, each a cache miss or two on a large store. A large set keeps the marker in the
+ * token's place in its class, where pruning expects it (same expiry).
+ */
+export function retireRecord(s: RecordSet, m: ReuseMarker): RecordSet {
+  if (!isSmall(s)) return replaceRecord(s, m);
+  const out: GrantRecordEntry[] = [];
+  for (const r of s) if (r.hash !== m.hash) out.push(r);
+  out.push(m);
+  return out.slice(); // exact size: `out` grew by push
 }
 
 /** Removes the record `r` (found earlier in this set). */

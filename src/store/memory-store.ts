@@ -32,6 +32,15 @@ import type {
 import { InvalidInput } from '../errors.js';
 import { collectDescendants } from '../tree/lineage.js';
 import {
+  browserSessionRecord,
+  clientRecord,
+  grantRecord,
+  markerRecord,
+  reuseMarker,
+  tokenRecord,
+  userRecord,
+} from '../tree/record-layout.js';
+import {
   addRecord,
   allRecords,
   countRecords,
@@ -41,6 +50,7 @@ import {
   pruneRecords,
   removeRecord,
   replaceRecord,
+  retireRecord,
   type GrantRecordEntry,
   type RecordSet,
 } from './grant-records.js';
@@ -77,12 +87,12 @@ export class MemoryStore implements SessionStore {
     const u = this.#userEntry(route, grant.userId, now);
     let c = u.clients.get(grant.clientId);
     if (!c) {
-      c = { client: freeze({ userId: grant.userId, clientId: grant.clientId, revoked: false, createdAt: now }), grants: new Map() };
+      c = { client: clientRecord(u.user.userId, grant.clientId, false, now), grants: new Map() };
       u.clients.set(grant.clientId, c);
     } else if (c.client.revoked) {
-      c.client = freeze({ ...c.client, revoked: false, createdAt: now });
+      c.client = clientRecord(c.client.userId, c.client.clientId, false, now);
     }
-    c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, records: EMPTY_RECORDS });
+    c.grants.set(grant.id, { grant: stored(grant, grantRecord), seq: ++this.#grantSeq, u, c, records: EMPTY_RECORDS });
   }
 
   async getUser(_route: string, userId: string): Promise<UserView | undefined> {
@@ -117,7 +127,11 @@ export class MemoryStore implements SessionStore {
     return liveTokens(g);
   }
 
-  async findToken(_route: string, hash: string): Promise<TokenLookup | undefined> {
+  async findToken(route: string, hash: string): Promise<TokenLookup | undefined> {
+    return this.findTokenNow(route, hash);
+  }
+
+  findTokenNow(_route: string, hash: string): TokenLookup | undefined {
     const g = this.#byHash.get(hash);
     const r = g && getRecord(g.records, hash);
     if (!r) return undefined;
@@ -151,9 +165,9 @@ export class MemoryStore implements SessionStore {
     const used = token.used + 1;
     if (max !== undefined && used >= max) {
       // Used up: keep only a marker, so the grant's index holds live tokens only (fault 18).
-      g.records = this.#prune(replaceRecord(g.records, freeze(markerOf(token, req.now))), req.now);
+      g.records = this.#prune(retireRecord(g.records, reuseMarker(token, req.now)), req.now);
     } else {
-      g.records = replaceRecord(g.records, freeze({ ...token, used, usedAt: req.now }));
+      g.records = replaceRecord(g.records, tokenRecord(token, { used, usedAt: req.now, revoked: token.revoked }));
     }
     this.#insertTokens(g, req.mint);
     return { status: 'ok' };
@@ -162,15 +176,14 @@ export class MemoryStore implements SessionStore {
   async revokeGrant(path: GrantPath): Promise<boolean> {
     const g = this.#grantEntry(path);
     if (!g) return false;
-    g.grant = freeze({ ...g.grant, revoked: true });
+    g.grant = grantRecord(g.grant, true);
     return true;
   }
 
   async revokeClient(_route: string, userId: string, clientId: string): Promise<boolean> {
     const c = this.#users.get(userId)?.clients.get(clientId);
     if (!c) return false;
-    c.client = freeze({ ...c.client, revoked: true });
-    for (const g of c.grants.values()) g.grant = freeze({ ...g.grant, revoked: true });
+    revokeClientEntry(c);
     return true;
   }
 
@@ -192,20 +205,17 @@ export class MemoryStore implements SessionStore {
     const grants: GrantContext[] = [];
     for (const c of u.clients.values()) for (const g of c.grants.values()) grants.push(ctx(g));
     const browserSessionIds = Object.keys(u.user.browserSessions);
-    u.user = freeze({ ...u.user, epoch: u.user.epoch + 1, browserSessions: freeze({}) });
-    if (!opts.keepOffline) {
-      for (const c of u.clients.values()) {
-        c.client = freeze({ ...c.client, revoked: true });
-        for (const g of c.grants.values()) g.grant = freeze({ ...g.grant, revoked: true });
-      }
-    }
+    u.user = userRecord(u.user.userId, u.user.epoch + 1, NO_BROWSER_SESSIONS, u.user.createdAt);
+    if (!opts.keepOffline) for (const c of u.clients.values()) revokeClientEntry(c);
     return { grants, browserSessionIds };
   }
 
   async addBrowserSession(route: string, userId: string, session: BrowserSessionRecord): Promise<UserRecord> {
     const u = this.#userEntry(route, userId, session.createdAt);
-    const live = Object.fromEntries(Object.entries(u.user.browserSessions).filter(([, s]) => s.expiresAt > session.createdAt));
-    u.user = freeze({ ...u.user, browserSessions: freeze({ ...live, [session.id]: freeze({ ...session, epoch: u.user.epoch }) }) });
+    const live = Object.entries(u.user.browserSessions).filter(([, s]) => s.expiresAt > session.createdAt);
+    // fromEntries defines own properties: an id such as `__proto__` stays a plain key.
+    live.push([session.id, browserSessionRecord(session, u.user.epoch)]);
+    u.user = userRecord(u.user.userId, u.user.epoch, freeze(Object.fromEntries(live)), u.user.createdAt);
     return u.user;
   }
 
@@ -214,7 +224,7 @@ export class MemoryStore implements SessionStore {
     if (!u || !Object.hasOwn(u.user.browserSessions, browserSessionId)) return false;
     const rest = { ...u.user.browserSessions };
     delete rest[browserSessionId];
-    u.user = freeze({ ...u.user, browserSessions: freeze(rest) });
+    u.user = userRecord(u.user.userId, u.user.epoch, freeze(rest), u.user.createdAt);
     return true;
   }
 
@@ -291,23 +301,25 @@ export class MemoryStore implements SessionStore {
     for (const [i, user] of data.users.entries()) {
       const route = routes[i]!;
       const existing = this.#users.get(user.userId);
-      if (existing) existing.user = freeze(user);
-      else this.#users.set(user.userId, { user: freeze(user), route, clients: new Map() });
+      const record = stored(user, (x) => userRecord(x.userId, x.epoch, x.browserSessions, x.createdAt));
+      if (existing) existing.user = record;
+      else this.#users.set(user.userId, { user: record, route, clients: new Map() });
     }
     for (const client of data.clients) {
       const u = this.#users.get(client.userId);
       if (!u) continue;
       const c = u.clients.get(client.clientId);
-      if (c) c.client = freeze(client);
-      else u.clients.set(client.clientId, { client: freeze(client), grants: new Map() });
+      const record = stored(client, (x) => clientRecord(x.userId, x.clientId, x.revoked, x.createdAt));
+      if (c) c.client = record;
+      else u.clients.set(client.clientId, { client: record, grants: new Map() });
     }
     for (const grant of data.grants) {
       const u = this.#users.get(grant.userId);
       const c = u?.clients.get(grant.clientId);
       if (!u || !c) continue;
       const g = c.grants.get(grant.id);
-      if (g) g.grant = freeze(grant);
-      else c.grants.set(grant.id, { grant: freeze(grant), seq: ++this.#grantSeq, u, c, records: EMPTY_RECORDS });
+      if (g) g.grant = stored(grant, grantRecord);
+      else c.grants.set(grant.id, { grant: stored(grant, grantRecord), seq: ++this.#grantSeq, u, c, records: EMPTY_RECORDS });
     }
     for (const token of data.tokens) {
       const g = this.#users.get(token.userId)?.clients.get(token.clientId)?.grants.get(token.grantId);
@@ -315,7 +327,7 @@ export class MemoryStore implements SessionStore {
     }
     for (const marker of data.markers) {
       const g = this.#users.get(marker.userId)?.clients.get(marker.clientId)?.grants.get(marker.grantId);
-      if (g) this.#insert(g, freeze(marker), true);
+      if (g) this.#insert(g, stored(marker, markerRecord), true);
     }
   }
 
@@ -342,7 +354,7 @@ export class MemoryStore implements SessionStore {
   #userEntry(route: string, userId: string, now: number): UserEntry {
     let u = this.#users.get(userId);
     if (!u) {
-      u = { user: freeze({ userId, epoch: 0, browserSessions: freeze({}), createdAt: now }), route, clients: new Map() };
+      u = { user: userRecord(userId, 0, NO_BROWSER_SESSIONS, now), route, clients: new Map() };
       this.#users.set(userId, u);
     }
     return u;
@@ -356,7 +368,7 @@ export class MemoryStore implements SessionStore {
     for (const t of tokens) {
       // Tokens of one class share a lifetime, so the oldest expire first: prune from the front.
       g.records = this.#prune(g.records, t.issuedAt);
-      this.#insert(g, freeze(t), fromDump);
+      this.#insert(g, stored(t, tokenRecord), fromDump);
     }
   }
 
@@ -411,7 +423,7 @@ export class MemoryStore implements SessionStore {
 
   #applyReuse(g: GrantEntry, tokenId: string, familyId: string | undefined, policy: ConsumeRequest['onReuse']): 'grant' | 'descendants' | 'nothing' {
     if (policy === 'grant') {
-      g.grant = freeze({ ...g.grant, revoked: true });
+      g.grant = grantRecord(g.grant, true);
       return 'grant';
     }
     if (policy === 'descendants') {
@@ -425,7 +437,7 @@ export class MemoryStore implements SessionStore {
     let n = 0;
     for (const t of collectDescendants(liveTokens(g), rootIds, families)) {
       if (t.revoked) continue;
-      g.records = replaceRecord(g.records, freeze({ ...t, revoked: true }));
+      g.records = replaceRecord(g.records, tokenRecord(t, { used: t.used, usedAt: t.usedAt, revoked: true }));
       n++;
     }
     return n;
@@ -470,7 +482,7 @@ export class MemoryStore implements SessionStore {
       const now = this.#sweepNow;
       const live = Object.values(u.user.browserSessions).filter((s) => s.expiresAt > now);
       if (live.length !== Object.keys(u.user.browserSessions).length) {
-        u.user = freeze({ ...u.user, browserSessions: freeze(Object.fromEntries(live.map((s) => [s.id, s]))) });
+        u.user = userRecord(u.user.userId, u.user.epoch, freeze(Object.fromEntries(live.map((s) => [s.id, s]))), u.user.createdAt);
       }
       if (u.clients.size === 0 && live.length === 0) {
         this.#users.delete(userId);
@@ -490,34 +502,35 @@ function liveTokens(g: GrantEntry): TokenRecord[] {
   return out;
 }
 
-function markerOf(t: TokenRecord, now: number): ReuseMarker {
-  const marker: { -readonly [K in keyof ReuseMarker]: ReuseMarker[K] } = {
-    hash: t.hash,
-    tokenId: t.id,
-    grantId: t.grantId,
-    userId: t.userId,
-    clientId: t.clientId,
-    class: t.class,
-    usedAt: now,
-    expiresAt: t.expiresAt,
-  };
-  // An assignment, not a conditional spread: V8's slow path when the shapes vary.
-  if (t.familyId !== undefined) marker.familyId = t.familyId;
-  return marker;
-}
-
-/** Frozen copies of a dump's records, each read once; a hole or a non-record is {@link InvalidInput}. */
+/** Copies of a dump's records, each read once (the store lays them out later); a hole or a non-record is {@link InvalidInput}. */
 function loadList<T extends object>(list: readonly T[], name: string): T[] {
   if (!Array.isArray(list)) throw new InvalidInput(`dump: ${name} must be an array`);
   const out: T[] = [];
   for (let i = 0; i < list.length; i++) {
     const r: T | undefined = list[i];
     if (r === null || typeof r !== 'object') throw new InvalidInput(`dump: ${name} entry ${i} is not a record`);
-    out.push(freeze({ ...r }));
+    out.push({ ...r });
   }
   return out;
 }
 
 function freeze<T extends object>(o: T): T {
   return Object.freeze(o);
+}
+
+/** Shared by every user without a logged-in browser: frozen, so no user can change another's. */
+const NO_BROWSER_SESSIONS: UserRecord['browserSessions'] = Object.freeze({});
+
+/**
+ * A record as the store keeps it: a frozen one as it is (nobody can change it, and the manager
+ * lays its records out compactly already), anything else as a frozen copy made by `copy`, so
+ * that the caller's object is neither frozen under it nor able to change the tree later.
+ */
+function stored<T extends object>(r: T, copy: (r: T) => T): T {
+  return Object.isFrozen(r) ? r : copy(r);
+}
+
+function revokeClientEntry(c: ClientEntry): void {
+  c.client = clientRecord(c.client.userId, c.client.clientId, true, c.client.createdAt);
+  for (const g of c.grants.values()) g.grant = grantRecord(g.grant, true);
 }

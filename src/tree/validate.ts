@@ -3,6 +3,7 @@
  * below this layer ever sees a non-string id, an ill-formed UTF-16 string or an oversized
  * value, so no input can make two ids collide or reach a prototype (B-01..B-03, fault 19).
  */
+import { Memo } from '../crypto/memo.js';
 import { InvalidInput } from '../errors.js';
 
 /** Longest user, client or grant id accepted, in UTF-16 code units. */
@@ -33,20 +34,50 @@ export function requireTokenValue(value: unknown): string {
   return requireId(value, 'token value', MAX_TOKEN_LENGTH);
 }
 
-/** A list of distinct scope strings without spaces, as a new frozen array. */
+/**
+ * Lists already handed out. A list is stored in every grant and token, and most grants of a
+ * provider carry one of a few scopes, so equal lists share one frozen array instead of a copy
+ * per record (about 80 bytes each). The key is a string that parses to the list: the caller's
+ * space-separated string, or the entries joined with a space (entries hold no white space, so
+ * that join parses back to exactly them). Bounded like every memo.
+ */
+const LISTS = new Memo<readonly string[]>(1024, 512);
+/** Made once: a regular expression literal in a function is a new object on every evaluation. */
+const WHITE_SPACE = /\s/;
+
+/**
+ * A list of distinct scope strings without spaces, as a frozen array. Equal lists may be the
+ * same array: it is frozen, so no holder can change another's.
+ */
 export function requireScopes(value: unknown, name = 'scope'): readonly string[] {
-  const list = typeof value === 'string' ? value.split(' ').filter((s) => s !== '') : value;
-  if (!Array.isArray(list)) throw new InvalidInput(`${name} must be an array of strings or a space-separated string`);
-  if (list.length > MAX_SCOPES) throw new InvalidInput(`${name} has more than ${MAX_SCOPES} entries`);
-  const out: string[] = [];
-  for (const s of list) {
-    requireId(s, `${name} entry`, MAX_SCOPE_LENGTH);
-    if (/[\s]/.test(s)) throw new InvalidInput(`${name} entries must not contain white space`);
-    if (!out.includes(s)) out.push(s);
+  if (typeof value === 'string') {
+    const known = LISTS.peek(value);
+    if (known !== undefined) return known;
   }
-  // slice(): an exact-size copy. `out` grew by push and holds room for 17 entries; this list
-  // stays in a stored record, and the slack would be most of its size.
-  return Object.freeze(out.slice());
+  let entries: unknown[];
+  if (typeof value === 'string') entries = value.split(' ');
+  else if (!Array.isArray(value)) throw new InvalidInput(`${name} must be an array of strings or a space-separated string`);
+  else if (value.length > MAX_SCOPES) throw new InvalidInput(`${name} has more than ${MAX_SCOPES} entries`);
+  // A copy: each entry is read once, so what is checked is what is kept, whatever the array does on reads.
+  else entries = Array.prototype.slice.call(value);
+  let count = 0;
+  for (const s of entries) {
+    if (s === '' && typeof value === 'string') continue; // runs of spaces in a string
+    if (++count > MAX_SCOPES) throw new InvalidInput(`${name} has more than ${MAX_SCOPES} entries`);
+    requireId(s, `${name} entry`, MAX_SCOPE_LENGTH);
+    if (WHITE_SPACE.test(s as string)) throw new InvalidInput(`${name} entries must not contain white space`);
+  }
+  const key = typeof value === 'string' ? value : entries.join(' ');
+  let shared = LISTS.peek(key);
+  if (shared === undefined) {
+    const out: string[] = [];
+    for (const s of entries as string[]) if (s !== '' && !out.includes(s)) out.push(s);
+    // slice(): an exact-size copy. `out` grew by push and holds room for 17 entries; this list
+    // stays in stored records, and the slack would be most of its size.
+    shared = Object.freeze(out.slice());
+    LISTS.set(key, shared);
+  }
+  return shared;
 }
 
 /**

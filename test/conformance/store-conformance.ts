@@ -181,6 +181,30 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
         assert.equal(await active(m, at.value), true);
       });
 
+      it('lookup by hash: live tokens, the marker of a used code, nothing for an unknown hash; findTokenNow (if any) agrees', async () => {
+        const f = await codeFlow(m, 'alice', 'app');
+        const code = await m.mintToken(f.sessionId, 'authorization_code');
+        const cases: Array<[string, 'token' | 'marker' | 'none']> = [
+          [f.access, 'token'],
+          [f.refresh!, 'token'],
+          [code.value, 'token'],
+          [f.code, 'marker'], // redeemed by codeFlow: only its reuse marker is left
+          ['zzz' + 'a'.repeat(43), 'none'],
+        ];
+        for (const [value, kind] of cases) {
+          const route = value.slice(0, 3);
+          const hash = hashTokenValue(value);
+          const found = await store.findToken(route, hash);
+          assert.equal(found === undefined ? 'none' : found.marker ? 'marker' : 'token', kind);
+          if (found) assert.equal(found.token?.hash ?? found.marker?.hash, hash);
+          if (store.findTokenNow !== undefined) {
+            const now = store.findTokenNow(route, hash);
+            assert.ok(!(now instanceof Promise), 'findTokenNow answers without a promise');
+            assert.deepEqual(now, found);
+          }
+        }
+      });
+
       it('addTokens on a grant that no longer exists writes nothing', async () => {
         const sid = await newSession(m, 'alice', 'app');
         const at = await m.mintToken(sid, 'access_token');

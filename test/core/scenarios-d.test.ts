@@ -199,7 +199,7 @@ describe('reference §D: acceptance scenarios', () => {
       new Proxy(inner, {
         get(t, p) {
           const v = Reflect.get(t, p);
-          if (p === 'findToken') finds++;
+          if (p === 'findToken' || p === 'findTokenNow') finds++;
           return typeof v === 'function' ? v.bind(t) : v;
         },
       }),

@@ -38,7 +38,7 @@ export class CallCounter {
 
 /** The tree store's methods (what `manager.store` calls). */
 export const TREE_METHODS = [
-  'createGrant', 'getUser', 'getClient', 'getGrant', 'listGrants', 'listTokens', 'findToken', 'addTokens', 'consume', 'revokeGrant',
+  'createGrant', 'getUser', 'getClient', 'getGrant', 'listGrants', 'listTokens', 'findToken', 'findTokenNow', 'addTokens', 'consume', 'revokeGrant',
   'revokeClient', 'revokeToken', 'logoutUser', 'addBrowserSession', 'removeBrowserSession', 'remove', 'purgeExpired', 'dump', 'load',
 ] as const;
 
