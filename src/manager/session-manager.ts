@@ -821,8 +821,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * Resolves a value; a value whose route does not match its owner resolves to nothing.
-   * `opaqueHash`: hashTokenValue(value) when the caller has it already.
+   * Resolves a value; on a routed store, a value whose route does not match its owner resolves
+   * to nothing. `opaqueHash`: hashTokenValue(value) when the caller has it already.
    *
    * Answers without a promise when it can (an opaque value and a store with `findTokenNow`),
    * so that validateToken need not await it.
@@ -830,14 +830,15 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   #lookup(value: string, opaqueHash?: string): Lookup {
     if (this.#jwt && looksLikeJwt(value)) return this.#lookupJwt(value);
     if (value.length <= ROUTE_LENGTH) return undefined;
-    const route = routeOfValue(value, this.#o.routeMaskKey);
     const hash = opaqueHash ?? hashTokenValue(value);
     const store = this.#store;
     const findNow = store.findTokenNow; // read once: one store call, as a wrapper counts them
-    const found = findNow === undefined ? store.findToken(route, hash) : findNow.call(store, route, hash);
-    // A wrapper around a store (metrics, fault injection) may turn even findTokenNow async.
-    if (found instanceof Promise) return found.then((f) => this.#owned(f, route));
-    return this.#owned(found, route);
+    // One index over every user: no route to unmask. The hash covers the whole value, route
+    // prefix included, so what it finds is the token that value was minted as. (A wrapper
+    // around the store, for metrics or fault injection, may make even this call async.)
+    if (findNow !== undefined) return findNow.call(store, hash);
+    const route = routeOfValue(value, this.#o.routeMaskKey);
+    return this.#store.findToken(route, hash).then((f) => this.#owned(f, route));
   }
 
   async #lookupJwt(value: string): Promise<TokenLookup | undefined> {

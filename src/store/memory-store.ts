@@ -127,11 +127,11 @@ export class MemoryStore implements SessionStore {
     return liveTokens(g);
   }
 
-  async findToken(route: string, hash: string): Promise<TokenLookup | undefined> {
-    return this.findTokenNow(route, hash);
+  async findToken(_route: string, hash: string): Promise<TokenLookup | undefined> {
+    return this.findTokenNow(hash);
   }
 
-  findTokenNow(_route: string, hash: string): TokenLookup | undefined {
+  findTokenNow(hash: string): TokenLookup | undefined {
     const g = this.#byHash.get(hash);
     const r = g && getRecord(g.records, hash);
     if (!r) return undefined;

@@ -198,7 +198,7 @@ export function runStoreConformance(name: string, makeStore: StoreFactory): void
           assert.equal(found === undefined ? 'none' : found.marker ? 'marker' : 'token', kind);
           if (found) assert.equal(found.token?.hash ?? found.marker?.hash, hash);
           if (store.findTokenNow !== undefined) {
-            const now = store.findTokenNow(route, hash);
+            const now = store.findTokenNow(hash);
             assert.ok(!(now instanceof Promise), 'findTokenNow answers without a promise');
             assert.deepEqual(now, found);
           }
