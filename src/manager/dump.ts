@@ -17,7 +17,7 @@ import type {
   UserRecord,
 } from '../tree/records.js';
 import { normalizeRuleTable, normalizeRules } from '../tree/usage-rules.js';
-import { cloneJson, requireId, requirePlainObject, requireScopes } from '../tree/validate.js';
+import { cloneJson, cloneJsonObject, requireId, requirePlainObject, requireScopes } from '../tree/validate.js';
 
 type Obj = Record<string, unknown>;
 
@@ -89,9 +89,9 @@ function grant(o: Obj): GrantRecord {
     userId: str(o, 'userId'),
     clientId: str(o, 'clientId'),
     scope: requireScopes(o.scope, 'dump: scope'),
-    claims: cloneJson(requirePlainObject(o.claims, 'dump: claims'), 'dump: claims') as GrantRecord['claims'],
+    claims: cloneJsonObject(o.claims, 'dump: claims') as GrantRecord['claims'],
     resources: requireScopes(o.resources, 'dump: resources'),
-    authRequest: cloneJson(requirePlainObject(o.authRequest, 'dump: authRequest'), 'dump: authRequest') as Obj,
+    authRequest: cloneJsonObject(o.authRequest, 'dump: authRequest') as Obj,
     authnEvent: authnEvent(requirePlainObject(o.authnEvent, 'dump: authnEvent')),
     sub: str(o, 'sub', 256),
     subType,
@@ -125,7 +125,7 @@ function token(o: Obj): TokenRecord {
     hash: str(o, 'hash', 128),
     ...opt('basedOn', optStr(o, 'basedOn', 256)),
     scope: requireScopes(o.scope, 'dump: scope'),
-    ...opt('claims', o.claims === undefined ? undefined : (cloneJson(requirePlainObject(o.claims, 'dump: claims'), 'dump: claims') as Obj)),
+    ...opt('claims', o.claims === undefined ? undefined : (cloneJsonObject(o.claims, 'dump: claims') as Obj)),
     ...opt('resources', o.resources === undefined ? undefined : requireScopes(o.resources, 'dump: resources')),
     usageRules: normalizeRules(o.usageRules, undefined, 'dump: usageRules'),
     used: num(o, 'used'),

@@ -44,6 +44,7 @@ import { authnEventRecord, grantRecord, tokenRecord } from '../tree/record-layou
 import { MAX_LIFETIME_SECONDS, normalizeRuleTable, normalizeRules } from '../tree/usage-rules.js';
 import {
   cloneJson,
+  cloneJsonObject,
   optionalId,
   requireFiniteNumber,
   requireId,
@@ -223,25 +224,29 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     if (requestClient !== undefined && requestClient !== clientId) {
       throw new InvalidInput('clientId does not match authRequest.client_id'); // B-58
     }
-    return this.addGrant(userId, clientId, {
+    // `i` and `authRequest` are own-property copies already: the fields go on without a second
+    // copy, in one literal (absent fields stay undefined, which every field check treats as absent).
+    return this.#addGrant(userId, clientId, {
       authRequest,
       authnEvent: i.authnEvent,
       scope: i.scopes ?? (authRequest.scope as string | readonly string[] | undefined) ?? [],
-      ...(i.subType !== undefined && { subType: i.subType }),
-      ...(i.sectorIdentifier !== undefined && { sectorIdentifier: i.sectorIdentifier }),
-      ...(i.tokenUsageRules !== undefined && { usageRules: i.tokenUsageRules }),
-      ...(i.claims !== undefined && { claims: i.claims }),
-      ...(i.resources !== undefined && { resources: i.resources }),
-      ...(i.browserSessionId !== undefined && { browserSessionId: i.browserSessionId }),
-      ...(i.expiresIn !== undefined && { expiresIn: i.expiresIn }),
+      subType: i.subType,
+      sectorIdentifier: i.sectorIdentifier,
+      usageRules: i.tokenUsageRules,
+      claims: i.claims,
+      resources: i.resources,
+      browserSessionId: i.browserSessionId,
+      expiresIn: i.expiresIn,
     });
   }
 
   /** Adds a grant with the given fields under (user, client); returns its session id. */
   async addGrant(userId: string, clientId: string, fields: GrantFields = {}): Promise<string> {
-    requireId(userId, 'userId');
-    requireId(clientId, 'clientId');
-    const f = requirePlainObject(fields, 'grant fields') as GrantFields;
+    return this.#addGrant(requireId(userId, 'userId'), requireId(clientId, 'clientId'), requirePlainObject(fields, 'grant fields') as GrantFields);
+  }
+
+  /** addGrant with `f` an own-property copy already. */
+  async #addGrant(userId: string, clientId: string, f: GrantFields): Promise<string> {
     const now = this.#now();
     const user = this.#user(userId);
     userId = user.userId;
@@ -256,9 +261,9 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       userId,
       clientId,
       scope: requireScopes(f.scope ?? []),
-      claims: (f.claims === undefined ? NO_CLAIMS : cloneJson(requirePlainObject(f.claims, 'claims'), 'claims')) as GrantClaims,
+      claims: (f.claims === undefined ? NO_CLAIMS : cloneJsonObject(f.claims, 'claims')) as GrantClaims,
       resources: f.resources === undefined ? NO_RESOURCES : requireScopes(f.resources, 'resources'),
-      authRequest: (f.authRequest === undefined ? {} : cloneJson(requirePlainObject(f.authRequest, 'authRequest'), 'authRequest')) as Record<string, unknown>,
+      authRequest: (f.authRequest === undefined ? {} : cloneJsonObject(f.authRequest, 'authRequest')) as Record<string, unknown>,
       authnEvent: this.#authnEvent(f.authnEvent === undefined ? {} : f.authnEvent, userId, now),
       sub: this.#sub(subType, userId, sector),
       subType,
@@ -954,7 +959,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       hash: jwt ? jwtReferenceHash(reference) : hashTokenValue(reference),
       basedOn: place ? place.basedOn : parent?.id,
       scope,
-      claims: o.claims === undefined ? undefined : (cloneJson(requirePlainObject(o.claims, 'claims'), 'claims') as Record<string, unknown>),
+      claims: o.claims === undefined ? undefined : cloneJsonObject(o.claims, 'claims'),
       resources: o.resources === undefined ? undefined : requireScopes(o.resources, 'resources'),
       usageRules: rules,
       used: 0,

@@ -115,6 +115,14 @@ export function cloneJson(value: unknown, name: string): unknown {
   return cloneValue(value, 0, { budget: MAX_JSON_LENGTH, path: [], name });
 }
 
+/** {@link cloneJson} of a value that must be an object (not an array): one copy, not two. */
+export function cloneJsonObject(value: unknown, name: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidInput(`${name} must be an object`);
+  }
+  return cloneJson(value, name) as Record<string, unknown>;
+}
+
 interface CloneState {
   budget: number;
   /** The objects being copied, outermost first: meeting one again is a cycle. */
