@@ -256,6 +256,27 @@ describe('example provider: one set of client credentials per request (RFC 6749 
     }
   });
 
+  it('userinfo: two Authorization headers are 400 invalid_request with a Bearer challenge (RFC 6750 §3.1)', async () => {
+    const request = (target: string, lines: string) => rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}Connection: close\r\n\r\n`);
+    const form = `grant_type=authorization_code&code=${encodeURIComponent(await code())}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    const accessToken = (JSON.parse((await post('/token', [['Authorization', basic]], form)).body) as { access_token: string }).access_token;
+    for (const target of targets('/userinfo')) {
+      for (const second of [accessToken, 'nope']) {
+        const twice = await request(target, `Authorization: Bearer ${accessToken}\r\nauthorization: Bearer ${second}\r\n`);
+        assert.equal(twice.status, 400, target);
+        assert.deepEqual(JSON.parse(twice.body), { error: 'invalid_request', error_description: 'send one Authorization header, not several' });
+        assert.equal(twice.headers.get('www-authenticate'), `Bearer realm="${op.issuer}", error="invalid_request"`);
+      }
+      // One header: the token is judged as before.
+      const once = await request(target, `Authorization: Bearer ${accessToken}\r\n`);
+      assert.equal(once.status, 200, target);
+      assert.equal(typeof JSON.parse(once.body).sub, 'string');
+      const unknown = await request(target, 'Authorization: Bearer nope\r\n');
+      assert.equal(unknown.status, 401, target);
+      assert.equal(JSON.parse(unknown.body).error, 'invalid_token');
+    }
+  });
+
   it('repeated parameters on /token are 400 invalid_request (RFC 6749 §3.2), through either door', async () => {
     const one = { grant_type: 'authorization_code', code: 'nope', redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43), client_id: 'api' };
     for (const target of targets('/token')) {
