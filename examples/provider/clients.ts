@@ -6,6 +6,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { sectorIdentifierOf } from '../../src/index.js';
+import { repeatsAuthorization } from './headers.js';
 import { OAuthError } from './oauth-errors.js';
 import { optionalParam, paramsOf } from './params.js';
 
@@ -190,10 +191,20 @@ export class ClientRegistry {
    * Authenticates the client of a token / introspection / revocation request by the method it
    * registered. Every failure is 401 `invalid_client` with a `WWW-Authenticate` challenge
    * (RFC 6749 §5.2), whatever went wrong, so that nothing tells which part was wrong.
+   * A request that presents its credentials more than one way — two Authorization headers,
+   * Basic and a client_secret in the body, a body client_id other than Basic's — is malformed
+   * instead: 400 `invalid_request`, before any secret is compared.
    */
-  authenticate(req: { readonly body?: unknown; readonly headers: IncomingHttpHeaders }, realm: string): ClientMetadata {
+  authenticate(
+    req: { readonly body?: unknown; readonly headers: IncomingHttpHeaders; readonly rawHeaders: readonly string[] },
+    realm: string,
+  ): ClientMetadata {
     const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
     const fail = (why: string) => new OAuthError('invalid_client', why, 401, challenge);
+    // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
+    // request" — two Authorization headers are two sets of credentials, of which `req.headers`
+    // would show only the first.
+    if (repeatsAuthorization(req.rawHeaders)) throw new OAuthError('invalid_request', 'send one Authorization header, not several');
     const body = paramsOf(req.body);
     const header = req.headers.authorization;
     const bodyId = optionalParam(body, 'client_id', 256);
@@ -203,7 +214,7 @@ export class ClientRegistry {
     let secret: string | undefined;
     if (typeof header === 'string' && /^basic /i.test(header)) {
       // RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
-      if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method');
+      if (bodySecret !== undefined) throw new OAuthError('invalid_request', 'use one client authentication method: Basic or client_secret in the body, not both');
       const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon < 0) throw fail('malformed Basic credentials');

@@ -10,10 +10,13 @@ import express from 'express';
 import { apiResponder, type NodeMiddleware } from '../../examples/provider/api.js';
 import { OAuthError } from '../../examples/provider/oauth-errors.js';
 import { StoreUnavailable } from '../../src/index.js';
-import { startProvider, type RunningProvider } from './helpers/provider.js';
+import { Agent } from './helpers/agent.js';
+import { interact } from './helpers/flows.js';
+import { freshUser, startProvider, type RunningProvider } from './helpers/provider.js';
 
 const SECRET = 'api-secret-0123456789abcdef';
 const FORM = 'application/x-www-form-urlencoded';
+const REDIRECT = 'http://127.0.0.1:9/cb';
 
 /** One request on a fresh connection, as raw bytes: nothing between the test and the server. */
 function rawRequest(port: number, request: string): Promise<{ status: number; headers: Map<string, string>; body: string }> {
@@ -42,7 +45,7 @@ describe('example provider: JSON APIs at the HTTP level', function () {
   before(async () => {
     op = await startProvider({
       host: '127.0.0.1',
-      clients: [{ client_id: 'api', client_secret: SECRET, redirect_uris: ['http://127.0.0.1:9/cb'], grant_types: ['authorization_code', 'refresh_token'] }],
+      clients: [{ client_id: 'api', client_secret: SECRET, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] }],
     });
     port = Number(new URL(op.issuer).port);
   });
@@ -137,6 +140,156 @@ describe('example provider: JSON APIs at the HTTP level', function () {
     // Not an API path: Express's pages answer (404), whatever the spelling.
     assert.equal((await rawRequest(port, request('/token/'))).status, 404);
     assert.equal((await rawRequest(port, request('/TOKEN'))).status, 404);
+  });
+});
+
+describe('example provider: one set of client credentials per request (RFC 6749 §2.3, §3.2)', function () {
+  this.timeout(20_000);
+  let op: RunningProvider;
+  let port: number;
+  const basicOf = (secret: string) => `Basic ${Buffer.from(`api:${secret}`).toString('base64')}`;
+  const basic = basicOf(SECRET);
+  const wrong = basicOf('wrong-secret-0123456789abcdef');
+  const PATHS = ['/token', '/token/introspection', '/token/revocation'] as const;
+  const bodyFor = (path: string) =>
+    path === '/token' ? `grant_type=authorization_code&code=nope&redirect_uri=${encodeURIComponent(REDIRECT)}` : 'token=nope';
+  /** Both doors: a plain path is answered by the request listener, the absolute form by Express's router. */
+  const targets = (path: string) => [path, `${op.issuer}${path}`];
+
+  /** A POST with exactly these header lines (repeats kept, as a client or proxy might send them). */
+  function post(target: string, lines: readonly (readonly [string, string])[], body: string) {
+    const head = lines.map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    return rawRequest(
+      port,
+      `POST ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${head}Content-Type: ${FORM}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+
+  /** A fresh authorization code for client `api`, through the login and consent pages. */
+  async function code(): Promise<string> {
+    const query = new URLSearchParams({ client_id: 'api', redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', state: 's' });
+    const callback = await interact(new Agent(), new URL(`${op.issuer}/authorize?${query}`), new URL(REDIRECT).origin, freshUser());
+    return callback.searchParams.get('code')!;
+  }
+
+  const assertRefused = (res: { status: number; body: string; headers: Map<string, string> }, description: string, where: string) => {
+    assert.equal(res.status, 400, where);
+    assert.deepEqual(JSON.parse(res.body), { error: 'invalid_request', error_description: description }, where);
+    assert.equal(res.headers.get('cache-control'), 'no-store', where);
+    assert.equal(res.headers.get('www-authenticate'), undefined, `${where}: a malformed request, not a failed authentication`);
+    assert.ok(!res.body.includes(SECRET) && !res.body.includes(basic.slice(6)), `${where}: no credential echoed`);
+  };
+
+  before(async () => {
+    op = await startProvider({
+      host: '127.0.0.1',
+      clients: [{ client_id: 'api', client_secret: SECRET, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] }],
+    });
+    port = Number(new URL(op.issuer).port);
+  });
+  after(() => op?.close());
+
+  it('two Authorization headers are 400 invalid_request on token, introspection and revocation, whichever comes first', async () => {
+    // Node keeps only the first Authorization line in req.headers: [basic, wrong] used to pass.
+    const pairs = [
+      [['Authorization', basic], ['Authorization', wrong]],
+      [['Authorization', wrong], ['Authorization', basic]],
+      [['Authorization', basic], ['authorization', basic]],
+      [['AUTHORIZATION', basic], ['Authorization', 'Bearer nope']],
+    ] as const;
+    for (const path of PATHS) {
+      for (const target of targets(path)) {
+        for (const lines of pairs) {
+          assertRefused(await post(target, lines, bodyFor(path)), 'send one Authorization header, not several', `${target} ${lines.map((l) => l[0])}`);
+        }
+        // Refused before either line is read: even two empty Basic headers get the same answer.
+        assertRefused(await post(target, [['Authorization', 'Basic'], ['Authorization', 'Basic']], bodyFor(path)), 'send one Authorization header, not several', target);
+      }
+    }
+  });
+
+  it('one Authorization header still authenticates, through either door', async () => {
+    for (const target of targets('/token/introspection')) {
+      const res = await post(target, [['Authorization', basic]], 'token=nope');
+      assert.equal(res.status, 200, target);
+      assert.deepEqual(JSON.parse(res.body), { active: false });
+    }
+    for (const target of targets('/token/revocation')) assert.equal((await post(target, [['Authorization', basic]], 'token=nope')).status, 200, target);
+    for (const target of targets('/token')) {
+      // Past client authentication: the made-up code is the grant's problem.
+      const res = await post(target, [['Authorization', basic]], bodyFor('/token'));
+      assert.equal(JSON.parse(res.body).error, 'invalid_grant', target);
+      assert.equal((await post(target, [['Authorization', wrong]], bodyFor('/token'))).status, 401, target);
+    }
+  });
+
+  it('a code exchange refused for two Authorization headers or a repeated parameter leaves the code to redeem', async () => {
+    for (const target of targets('/token')) {
+      const value = await code();
+      const form = `grant_type=authorization_code&code=${encodeURIComponent(value)}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+      assertRefused(await post(target, [['Authorization', basic], ['Authorization', basic]], form), 'send one Authorization header, not several', target);
+      assertRefused(await post(target, [['Authorization', basic]], `${form}&code=${encodeURIComponent(value)}`), 'parameter code must be given once', target);
+      const res = await post(target, [['Authorization', basic]], form);
+      assert.equal(res.status, 200, target);
+      const tokens = JSON.parse(res.body) as Record<string, unknown>;
+      assert.equal(tokens.token_type, 'Bearer');
+      assert.equal(typeof tokens.access_token, 'string');
+      assert.equal(typeof tokens.id_token, 'string');
+    }
+  });
+
+  it('Basic with a client_secret in the body, or with another client_id, is 400 invalid_request; the same client_id is accepted', async () => {
+    for (const path of PATHS) {
+      for (const target of targets(path)) {
+        const auth = [['Authorization', basic]] as const;
+        for (const secret of [SECRET, 'another-secret-0123456789']) {
+          const res = await post(target, auth, `${bodyFor(path)}&client_secret=${secret}`);
+          assertRefused(res, 'use one client authentication method: Basic or client_secret in the body, not both', `${target} + client_secret`);
+          assert.ok(!res.body.includes(secret));
+        }
+        assertRefused(await post(target, auth, `${bodyFor(path)}&client_id=other`), 'client_id does not match the credentials', `${target} + client_id=other`);
+        // RFC 6749 §4.1.3 lets a client name itself in the body too: the same id is no second method.
+        const same = await post(target, auth, `${bodyFor(path)}&client_id=api`);
+        assert.equal(same.status, path === '/token' ? 400 : 200, `${target} + client_id=api`);
+        if (path === '/token') assert.equal(JSON.parse(same.body).error, 'invalid_grant');
+      }
+    }
+  });
+
+  it('userinfo: two Authorization headers are 400 invalid_request with a Bearer challenge (RFC 6750 §3.1)', async () => {
+    const request = (target: string, lines: string) => rawRequest(port, `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}Connection: close\r\n\r\n`);
+    const form = `grant_type=authorization_code&code=${encodeURIComponent(await code())}&redirect_uri=${encodeURIComponent(REDIRECT)}`;
+    const accessToken = (JSON.parse((await post('/token', [['Authorization', basic]], form)).body) as { access_token: string }).access_token;
+    for (const target of targets('/userinfo')) {
+      for (const second of [accessToken, 'nope']) {
+        const twice = await request(target, `Authorization: Bearer ${accessToken}\r\nauthorization: Bearer ${second}\r\n`);
+        assert.equal(twice.status, 400, target);
+        assert.deepEqual(JSON.parse(twice.body), { error: 'invalid_request', error_description: 'send one Authorization header, not several' });
+        assert.equal(twice.headers.get('www-authenticate'), `Bearer realm="${op.issuer}", error="invalid_request"`);
+      }
+      // One header: the token is judged as before.
+      const once = await request(target, `Authorization: Bearer ${accessToken}\r\n`);
+      assert.equal(once.status, 200, target);
+      assert.equal(typeof JSON.parse(once.body).sub, 'string');
+      const unknown = await request(target, 'Authorization: Bearer nope\r\n');
+      assert.equal(unknown.status, 401, target);
+      assert.equal(JSON.parse(unknown.body).error, 'invalid_token');
+    }
+  });
+
+  it('repeated parameters on /token are 400 invalid_request (RFC 6749 §3.2), through either door', async () => {
+    const one = { grant_type: 'authorization_code', code: 'nope', redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43), client_id: 'api' };
+    for (const target of targets('/token')) {
+      for (const name of Object.keys(one) as (keyof typeof one)[]) {
+        const form = new URLSearchParams(one);
+        form.append(name, one[name]);
+        assertRefused(await post(target, [['Authorization', basic]], form.toString()), `parameter ${name} must be given once`, `${target} ${name}×2`);
+      }
+      const refresh = 'grant_type=refresh_token&refresh_token=a&refresh_token=b&scope=openid';
+      assertRefused(await post(target, [['Authorization', basic]], refresh), 'parameter refresh_token must be given once', `${target} refresh_token×2`);
+      const scopes = 'grant_type=refresh_token&refresh_token=a&scope=openid&scope=openid';
+      assertRefused(await post(target, [['Authorization', basic]], scopes), 'parameter scope must be given once', `${target} scope×2`);
+    }
   });
 });
 

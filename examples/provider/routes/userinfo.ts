@@ -7,11 +7,19 @@ import type { ServerResponse } from 'node:http';
 import type { ValidatedToken } from '../../../src/index.js';
 import type { ApiRequest, Endpoints } from '../api.js';
 import type { Provider } from '../context.js';
+import { repeatsAuthorization } from '../headers.js';
 import { sendJson } from '../json.js';
 import { bearerChallenge, isCallerFault, OAuthError } from '../oauth-errors.js';
 
 export function userinfoEndpoints(p: Provider): Endpoints {
   async function userinfo(req: ApiRequest, res: ServerResponse): Promise<void> {
+    if (repeatsAuthorization(req.rawHeaders)) {
+      // RFC 6750 §3.1: more than one way of presenting a token is invalid_request — and node
+      // would show only the first of the Authorization headers in req.headers.
+      throw new OAuthError('invalid_request', 'send one Authorization header, not several', 400, {
+        'WWW-Authenticate': bearerChallenge(p.issuer, 'invalid_request'),
+      });
+    }
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer +([\x21-\x7e]{1,4096})\s*$/i.exec(header) : null;
     if (!match) {
