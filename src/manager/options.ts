@@ -45,7 +45,10 @@ export interface RefreshPolicy {
 }
 
 export interface SessionManagerOptions {
-  /** Where the tree lives. Default: a new {@link MemoryStore}. */
+  /**
+   * Where the tree lives. Default: a new {@link MemoryStore}. One store per issuer: in this
+   * process, a store already used by a manager with another `subjectSalt` is refused.
+   */
   readonly store?: SessionStore;
   readonly secrets?: SessionSecrets;
   /** Per-class usage rules (lifetime in seconds, max usage, what it may mint), over the defaults. */

@@ -7,7 +7,7 @@
  * returns or throws one of the typed errors of `errors.ts`; nothing is written on failure.
  */
 import { EventEmitter } from 'node:events';
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
   InactiveToken,
   InvalidInput,
@@ -202,6 +202,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     this.#o = resolveOptions(options);
     this.#ids = new SessionIdCodec(this.#o.sessionIdKeys);
     this.#store = this.#o.store;
+    claimStore(this.#store, this.#o.routeKey);
     this.#now = this.#o.clock;
     this.#jwt = this.#o.jwt && new JwtCodec(this.#o.jwt);
   }
@@ -1115,6 +1116,23 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** What {@link SessionManager#lookup} gives: the lookup itself when the store answered at once. */
 type Lookup = TokenLookup | undefined | Promise<TokenLookup | undefined>;
+
+/**
+ * The route key (derived from the subject salt) each store object of this process serves. A
+ * store holds one tree, and tokens are found by value across all of it: managers with other
+ * secrets on one store would share users and accept each other's tokens. One issuer (or
+ * tenant), one store; more managers with the same secrets may share it (session id keys may
+ * differ: they rotate).
+ */
+const storeRouteKeys = new WeakMap<SessionStore, Uint8Array>();
+
+function claimStore(store: SessionStore, routeKey: Uint8Array): void {
+  const known = storeRouteKeys.get(store);
+  if (known === undefined) storeRouteKeys.set(store, routeKey);
+  else if (!timingSafeEqual(known, routeKey)) {
+    throw new InvalidInput('this store already serves a SessionManager with another subjectSalt: give each issuer its own store (or Redis key prefix)');
+  }
+}
 
 /** A user's route, with the copy of its id that records share. */
 interface UserKey {
