@@ -31,8 +31,10 @@ export async function connectRedis(url: string, log: ProviderLogger, prefix = 'o
   });
   let down = false;
   // node-redis emits 'error' for every failed (re)connect; log the transition, not each retry.
-  client.on('error', (e: Error) => {
-    if (!down) log.warn(`redis: ${e.name}; retrying in the background`);
+  client.on('error', (e: Error & { code?: unknown }) => {
+    // The error code (ECONNREFUSED, ENOTFOUND, …) says why; the message could echo the URL.
+    const why = typeof e.code === 'string' && /^[A-Z_]{2,32}$/.test(e.code) ? `${e.name} ${e.code}` : e.name;
+    if (!down) log.warn(`redis: ${why}; retrying in the background`);
     down = true;
   });
   client.on('ready', () => {

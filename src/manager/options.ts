@@ -86,6 +86,8 @@ export interface ResolvedOptions {
 }
 
 function bytes(v: Uint8Array | string, name: string, min: number): Uint8Array {
+  // Most often an unset environment variable: say so rather than "too short".
+  if (v === undefined || v === null || v === '') throw new InvalidInput(`${name} is missing (${min} random bytes, or a base64url string of them)`);
   const b = typeof v === 'string' ? Buffer.from(v, 'base64url') : v;
   if (!(b instanceof Uint8Array) || b.length < min) throw new InvalidInput(`${name} must be at least ${min} bytes`);
   return Uint8Array.from(b);
@@ -146,9 +148,9 @@ export function resolveOptions(options: SessionManagerOptions = {}): ResolvedOpt
   }
   if (!Array.isArray(secrets.sessionIdKeys)) throw new InvalidInput('secrets.sessionIdKeys must be an array');
   // Array.from turns holes of a sparse array into undefined, which the check below refuses.
-  const sessionIdKeys = Array.from(secrets.sessionIdKeys, (k) => {
+  const sessionIdKeys = Array.from(secrets.sessionIdKeys, (k, i) => {
     if (k === null || typeof k !== 'object') throw new InvalidInput('secrets.sessionIdKeys entries must be { kid, key } objects');
-    return { kid: k.kid, key: bytes(k.key, 'session id key', 32) };
+    return { kid: k.kid, key: bytes(k.key, `secrets.sessionIdKeys[${i}].key`, 32) };
   });
   const subjectSalt = bytes(secrets.subjectSalt, 'secrets.subjectSalt', 32);
   const derive = (info: string) => new Uint8Array(hkdfSync('sha256', subjectSalt, new Uint8Array(0), info, 32));

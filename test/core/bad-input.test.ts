@@ -607,6 +607,22 @@ describe('bad configuration is InvalidInput at construction, never a TypeError l
     for (const o of bad) assert.throws(() => new SessionManager(o as never), InvalidInput, JSON.stringify(o));
   });
 
+  it('an unset secret (an environment variable not exported) is named as missing, not as too short', () => {
+    const unset = process.env.OIDC_SESSIONS_TEST_UNSET_VARIABLE;
+    assert.throws(
+      () => new SessionManager({ secrets: { sessionIdKeys: [{ kid: 'k', key: unset! }], subjectSalt: Buffer.alloc(32, 2) } }),
+      { name: 'InvalidInput', message: /^secrets\.sessionIdKeys\[0\]\.key is missing/ },
+    );
+    assert.throws(
+      () => new SessionManager({ secrets: { sessionIdKeys: [{ kid: 'k', key: Buffer.alloc(32, 1) }], subjectSalt: unset! } }),
+      { name: 'InvalidInput', message: /^secrets\.subjectSalt is missing/ },
+    );
+    assert.throws(
+      () => new SessionManager({ secrets: { sessionIdKeys: [{ kid: 'k', key: 'c2hvcnQ' }], subjectSalt: Buffer.alloc(32, 2) } }),
+      { name: 'InvalidInput', message: /^secrets\.sessionIdKeys\[0\]\.key must be at least 32 bytes/ },
+    );
+  });
+
   it('a logger without warn, a store without the SessionStore methods, and lifetimes past the token bound (10 years)', async () => {
     const secrets = { sessionIdKeys: [{ kid: 'k', key: Buffer.alloc(32, 1) }], subjectSalt: Buffer.alloc(32, 2) };
     const quiet = { warn: () => {} };
