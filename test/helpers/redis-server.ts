@@ -72,6 +72,9 @@ export async function startRedis(extra: readonly string[] = []): Promise<RedisIn
   const kill = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
+    // The child is unref'd (it must not keep a test run alive); while waiting for its exit it
+    // must, or a script whose last step is this wait ends with an unsettled promise (exit 13).
+    child.ref();
     child.kill('SIGKILL');
     await exited;
   };
