@@ -80,6 +80,23 @@ export function requireScopes(value: unknown, name = 'scope'): readonly string[]
   return shared;
 }
 
+/** `value` itself if it is an object (not null, not an array), else {@link InvalidInput}. */
+export function requireObject(value: unknown, name: string): object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidInput(`${name} must be an object`);
+  }
+  return value;
+}
+
+/**
+ * `o[key]` if `key` is an own property of `o`, else undefined: nothing inherited (a polluted
+ * `Object.prototype` cannot answer), read once. For hot paths that need a field or two of an
+ * options object without copying it (see {@link requirePlainObject}).
+ */
+export function ownProperty(o: object, key: string): unknown {
+  return Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined;
+}
+
 /**
  * An options or data object, as a copy of its own enumerable properties on a null prototype:
  * nothing it inherits is ever read — not an `Object.create(...)` parent, not a polluted
@@ -87,13 +104,11 @@ export function requireScopes(value: unknown, name = 'scope'): readonly string[]
  * and each getter runs once, so a value can't change between its check and its use.
  */
 export function requirePlainObject(value: unknown, name: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidInput(`${name} must be an object`);
-  }
+  const o = requireObject(value, name);
   // A spread defines (never assigns) each property, reading each once; then the prototype goes.
   // ~50 ns and the copy keeps fast properties (Object.create(null) makes a dictionary-mode
   // object, twice as slow from 5 keys on and slower to read).
-  return Object.setPrototypeOf({ ...value }, null) as Record<string, unknown>;
+  return Object.setPrototypeOf({ ...o }, null) as Record<string, unknown>;
 }
 
 export function requireFiniteNumber(value: unknown, name: string): number {
@@ -117,10 +132,7 @@ export function cloneJson(value: unknown, name: string): unknown {
 
 /** {@link cloneJson} of a value that must be an object (not an array): one copy, not two. */
 export function cloneJsonObject(value: unknown, name: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidInput(`${name} must be an object`);
-  }
-  return cloneJson(value, name) as Record<string, unknown>;
+  return cloneJson(requireObject(value, name), name) as Record<string, unknown>;
 }
 
 interface CloneState {

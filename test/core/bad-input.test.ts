@@ -496,6 +496,8 @@ describe('bad input: typed errors, nothing written, no TypeError', function () {
       ['redeemCode options inherited', () => m.redeemCode(boundCode.value, Object.create({ clientId: 'app', redirectUri: REDIRECT })), InvalidInput],
       ['createSession input inherited', () => m.createSession(Object.create({ userId: 'alice', authnEvent: {}, authRequest: authRequest('app') })), InvalidInput],
     ]);
+    const inheritedValidate = Object.create({ tokenClass: 'id_token', clientId: 'evil' }) as { tokenClass?: 'access_token' };
+    assert.equal((await m.validateToken(fx.f.access, inheritedValidate)).userId, 'alice', 'inherited validate options were read');
     const inheritedConfig = new SessionManager(Object.assign(Object.create({ grantLifetime: 60 }), { secrets: SECRETS, logger: { warn: () => {} }, clock: clock.read }));
     const g = (await inheritedConfig.getSessionInfo(await newSession(inheritedConfig, 'alice', 'app'), { grant: true })).grant!;
     assert.equal(g.expiresAt - g.issuedAt, 14 * 86400 * 1000, 'grantLifetime was inherited');
