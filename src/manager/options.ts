@@ -46,8 +46,10 @@ export interface RefreshPolicy {
 
 export interface SessionManagerOptions {
   /**
-   * Where the tree lives. Default: a new {@link MemoryStore}. One store per issuer: in this
-   * process, a store already used by a manager with another `subjectSalt` is refused.
+   * Where the tree lives. Default: a new {@link MemoryStore}. One store per issuer: a store
+   * object already used (in this process) by a manager with another `subjectSalt` is refused.
+   * Through any store (a wrapper, another process, a loaded dump), a token minted under another
+   * `subjectSalt` is unknown: lookups check the owner's route.
    */
   readonly store?: SessionStore;
   readonly secrets?: SessionSecrets;

@@ -832,8 +832,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   }
 
   /**
-   * Resolves a value; on a routed store, a value whose route does not match its owner resolves
-   * to nothing. `opaqueHash`: hashTokenValue(value) when the caller has it already.
+   * Resolves a value; a value whose route does not match its owner resolves to nothing.
+   * `opaqueHash`: hashTokenValue(value) when the caller has it already.
    *
    * Answers without a promise when it can (an opaque value and a store with `findTokenNow`),
    * so that validateToken need not await it.
@@ -842,14 +842,16 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     if (this.#jwt && looksLikeJwt(value)) return this.#lookupJwt(value);
     if (value.length <= ROUTE_LENGTH) return undefined;
     const hash = opaqueHash ?? hashTokenValue(value);
+    // The route is unmasked even for a store with one index over every user (findTokenNow):
+    // the owner check below is what refuses a value minted under other secrets, whatever store
+    // or dump it reached this one through.
+    const route = routeOfValue(value, this.#o.routeMaskKey);
     const store = this.#store;
     const findNow = store.findTokenNow; // read once: one store call, as a wrapper counts them
-    // One index over every user: no route to unmask. The hash covers the whole value, route
-    // prefix included, so what it finds is the token that value was minted as. (A wrapper
-    // around the store, for metrics or fault injection, may make even this call async.)
-    if (findNow !== undefined) return findNow.call(store, hash);
-    const route = routeOfValue(value, this.#o.routeMaskKey);
-    return this.#store.findToken(route, hash).then((f) => this.#owned(f, route));
+    // A wrapper around the store (metrics, fault injection) may make even findTokenNow async.
+    const found = findNow === undefined ? store.findToken(route, hash) : findNow.call(store, hash);
+    if (found instanceof Promise) return found.then((f) => this.#owned(f, route));
+    return this.#owned(found, route);
   }
 
   async #lookupJwt(value: string): Promise<TokenLookup | undefined> {
@@ -1124,10 +1126,10 @@ type Lookup = TokenLookup | undefined | Promise<TokenLookup | undefined>;
 
 /**
  * The route key (derived from the subject salt) each store object of this process serves. A
- * store holds one tree, and tokens are found by value across all of it: managers with other
- * secrets on one store would share users and accept each other's tokens. One issuer (or
- * tenant), one store; more managers with the same secrets may share it (session id keys may
- * differ: they rotate).
+ * store holds one tree: managers with other secrets on one store would share user nodes (one's
+ * logout would end the other's sessions); their tokens stay apart only by the route check of
+ * #lookup. One issuer (or tenant), one store; more managers with the same secrets may share it
+ * (session id keys may differ: they rotate).
  */
 const storeRouteKeys = new WeakMap<SessionStore, Uint8Array>();
 

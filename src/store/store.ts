@@ -113,8 +113,8 @@ export interface SessionStore {
   /**
    * Optional, for stores that hold the tree in this process in one index over every user:
    * {@link findToken} answered at once, without a promise, and without a route (there is no
-   * shard to pick). A validation on such a store takes about a microsecond; the promise round of
-   * an async call was a tenth of that time, and unmasking the route another quarter.
+   * shard to pick; the manager still checks the route against the owner). A validation on such a
+   * store takes about a microsecond, and the promise round of an async call was a tenth of that.
    */
   findTokenNow?(hash: string): TokenLookup | undefined;
 
