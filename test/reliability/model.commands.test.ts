@@ -20,7 +20,7 @@ import { HOSTILE_IDS, TestClock, makeManager, prototypeSnapshot } from '../confo
 import { connect, deletePrefix, uniquePrefix, type Client } from '../redis/helpers.js';
 import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
 import { commandArbitraries, verify, type Counters, type Real } from './model-commands.js';
-import { TreeModel } from './tree-model.js';
+import { TreeModel } from '../helpers/tree-model.js';
 
 const idArb = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_IDS) },
