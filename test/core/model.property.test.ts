@@ -4,10 +4,12 @@
  * introspect/validateToken must agree with the model's notion of "active", and the newest
  * active grant of every (user, client) must match.
  *
- * The model is deliberately naive: explicit parent pointers and rotation families, flags on
- * nodes, and the activity rule of SPEC §4 written out directly. Where the implementation has
- * legitimate freedom — an expired token (or the reuse marker of a consumed one) may already have
- * been pruned — the model accepts either outcome and follows what happened.
+ * The model is the naive one the model-based commands test uses too (test/helpers/tree-model.ts):
+ * explicit parent pointers and rotation families, flags on nodes, and the activity rule of
+ * SPEC §4 written out directly. Where the implementation has legitimate freedom — an expired
+ * token (or the reuse marker of a consumed one) may already have been pruned — the model accepts
+ * either outcome and follows what happened. This test starts no browser sessions and the memory
+ * store has no lazy expiry, so those parts of the model stay idle here.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -15,138 +17,9 @@ import { InactiveToken, OidcSessionsError, TokenReused, UnknownToken } from '../
 import type { SessionManager } from '../../src/manager/session-manager.js';
 import type { ReusePolicy } from '../../src/store/store.js';
 import { HOSTILE_IDS, TestClock, authRequest, makeManager, purgeAll } from '../conformance/harness.js';
+import { LIFE, S, TreeModel, pick } from '../helpers/tree-model.js';
 
-const S = 1000;
-const LIFE = { code: 300 * S, access: 600 * S, refresh: 1800 * S, grant: 3600 * S };
 const GRACE = 5 * S;
-
-interface MUser {
-  epoch: number;
-  clients: Map<string, { revoked: boolean }>;
-}
-interface MGrant {
-  readonly userId: string;
-  readonly clientId: string;
-  readonly id: string;
-  readonly sid: string;
-  readonly seq: number;
-  readonly offline: boolean;
-  readonly expiresAt: number;
-  revoked: boolean;
-  removed: boolean;
-}
-interface MToken {
-  readonly value: string;
-  readonly id: string;
-  readonly cls: 'authorization_code' | 'access_token' | 'refresh_token';
-  readonly grant: MGrant;
-  readonly parent?: string;
-  readonly family?: string;
-  readonly expiresAt: number;
-  readonly epoch: number;
-  revoked: boolean;
-  used: boolean;
-  usedAt?: number;
-}
-
-class Model {
-  readonly users = new Map<string, MUser>();
-  readonly grants: MGrant[] = [];
-  readonly tokens: MToken[] = [];
-  #seq = 0;
-  constructor(readonly clock: TestClock) {}
-
-  get now(): number {
-    return this.clock.now;
-  }
-  client(g: MGrant) {
-    return this.users.get(g.userId)?.clients.get(g.clientId);
-  }
-  grantLive(g: MGrant): boolean {
-    const c = this.client(g);
-    return !g.removed && c !== undefined && !c.revoked && !g.revoked && g.expiresAt > this.now;
-  }
-  active(t: MToken): boolean {
-    const u = this.users.get(t.grant.userId);
-    return (
-      !t.grant.removed &&
-      !t.revoked &&
-      !t.used &&
-      t.expiresAt > this.now &&
-      this.grantLive(t.grant) &&
-      u !== undefined &&
-      // Offline: what a code or refresh token produced under offline_access; a code, or a token
-      // minted straight from the grant, is never offline.
-      ((t.grant.offline && t.parent !== undefined) || t.epoch === u.epoch)
-    );
-  }
-  /** An expired token (or its reuse marker) may already be pruned: lookups may not find it. */
-  mayBeGone(t: MToken): boolean {
-    return t.grant.removed || t.expiresAt <= this.now;
-  }
-
-  addGrant(userId: string, clientId: string, id: string, sid: string, offline: boolean): MGrant {
-    let u = this.users.get(userId);
-    if (!u) this.users.set(userId, (u = { epoch: 0, clients: new Map() }));
-    u.clients.set(clientId, { revoked: false });
-    const g: MGrant = { userId, clientId, id, sid, seq: this.#seq++, offline, expiresAt: this.now + LIFE.grant, revoked: false, removed: false };
-    this.grants.push(g);
-    return g;
-  }
-  addToken(t: Omit<MToken, 'revoked' | 'used' | 'epoch'>): MToken {
-    const rec: MToken = { ...t, revoked: false, used: false, epoch: this.users.get(t.grant.userId)!.epoch };
-    this.tokens.push(rec);
-    return rec;
-  }
-  /** What the store's lineage walk reaches: children by parent id, and whole families through live refresh tokens. */
-  closure(rootIds: string[], families: string[]): MToken[] {
-    const present = (t: MToken) => !t.grant.removed && !t.used;
-    const out = new Set<MToken>();
-    const seen = new Set<string>();
-    const seenFamilies = new Set<string>();
-    const queue = [...rootIds];
-    const visitFamily = (f: string) => {
-      if (seenFamilies.has(f)) return;
-      seenFamilies.add(f);
-      for (const t of this.tokens) if (t.family === f && present(t)) queue.push(t.id);
-    };
-    families.forEach(visitFamily);
-    while (queue.length > 0) {
-      const id = queue.pop()!;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      const t = this.tokens.find((x) => x.id === id);
-      if (t && present(t)) {
-        out.add(t);
-        if (t.cls === 'refresh_token' && t.family) visitFamily(t.family);
-      }
-      for (const c of this.tokens) if (c.parent === id && present(c)) queue.push(c.id);
-    }
-    return [...out];
-  }
-  revokeClosure(rootIds: string[], families: string[]): void {
-    for (const t of this.closure(rootIds, families)) t.revoked = true;
-  }
-  applyReuse(t: MToken, policy: ReusePolicy): void {
-    if (policy === 'grant') t.grant.revoked = true;
-    else if (policy === 'descendants') this.revokeClosure([t.id], t.cls === 'refresh_token' && t.family ? [t.family] : []);
-  }
-  removeGrants(pred: (g: MGrant) => boolean): void {
-    for (const g of this.grants) if (pred(g)) g.removed = true;
-  }
-  purge(): void {
-    this.removeGrants((g) => !g.removed && g.expiresAt <= this.now);
-    for (const [userId, u] of this.users) {
-      for (const clientId of [...u.clients.keys()]) {
-        if (!this.grants.some((g) => !g.removed && g.userId === userId && g.clientId === clientId)) u.clients.delete(clientId);
-      }
-      if (u.clients.size === 0) this.users.delete(userId);
-    }
-  }
-  newestLiveGrant(userId: string, clientId: string): MGrant | undefined {
-    return this.grants.filter((g) => g.userId === userId && g.clientId === clientId && this.grantLive(g)).sort((a, b) => b.seq - a.seq)[0];
-  }
-}
 
 type Op =
   | { op: 'create'; u: number; c: number; offline: boolean }
@@ -205,8 +78,7 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
     refresh: { graceSeconds: GRACE / S },
     reusePolicy: { code: codePolicy, refresh: refreshPolicy },
   });
-  const model = new Model(clock);
-  const pick = <T>(list: readonly T[], i: number): T | undefined => (list.length === 0 ? undefined : list[list.length - 1 - (i % list.length)]);
+  const model = new TreeModel(users, clients, { code: codePolicy, refresh: refreshPolicy, graceMs: GRACE }, false, clock);
   const log: string[] = [];
 
   for (const op of ops) {
@@ -217,7 +89,7 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
         const userId = users[op.u % users.length]!;
         const clientId = clients[op.c % clients.length]!;
         const sid = await m.createSession({ userId, authnEvent: {}, authRequest: authRequest(clientId, op.offline ? 'openid offline_access' : 'openid') });
-        model.addGrant(userId, clientId, m.openSessionId(sid).grantId!, sid, op.offline);
+        model.addGrant({ userId, clientId, id: m.openSessionId(sid).grantId!, sid, offline: op.offline, expiresAt: model.now + LIFE.grant });
         break;
       }
       case 'mint': {
@@ -225,12 +97,12 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
         if (!g) break;
         let minted: Awaited<ReturnType<SessionManager['mintToken']>> | undefined;
         const err = await outcome(m.mintToken(g.sid, op.cls).then((x) => (minted = x)));
-        const exists = !g.removed && model.client(g) !== undefined;
-        const expected = !exists ? 'UnknownSession' : model.grantLive(g) ? 'ok' : 'MintingNotAllowed';
+        const expected = !model.grantExists(g) ? 'UnknownSession' : model.grantLive(g) ? 'ok' : 'MintingNotAllowed';
         assert.equal(nameOf(err), expected, `mint ${ctx()}`);
         if (minted) {
           const life = op.cls === 'authorization_code' ? LIFE.code : LIFE.access;
-          model.addToken({ value: minted.value, id: minted.token.id, cls: op.cls, grant: g, expiresAt: Math.min(model.now + life, g.expiresAt) });
+          // A code, or a token minted straight from the grant, is never offline.
+          model.addToken({ value: minted.value, id: minted.token.id, cls: op.cls, grant: g, expiresAt: Math.min(model.now + life, g.expiresAt), offline: false });
         }
         break;
       }
@@ -250,11 +122,13 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
           assert.equal(nameOf(err), 'ok', `redeem ${ctx()}`);
           t.used = true;
           t.usedAt = model.now;
-          model.addToken({ value: set!.accessToken.value, id: set!.accessToken.token.id, cls: 'access_token', grant: t.grant, parent: t.id, expiresAt: Math.min(model.now + LIFE.access, t.grant.expiresAt) });
+          // Offline: what a code or refresh token produced under offline_access.
+          const offline = t.grant.offline;
+          model.addToken({ value: set!.accessToken.value, id: set!.accessToken.token.id, cls: 'access_token', grant: t.grant, parent: t.id, expiresAt: Math.min(model.now + LIFE.access, t.grant.expiresAt), offline });
           assert.equal(set!.refreshToken !== undefined, t.grant.offline, `refresh token iff offline_access ${ctx()}`);
           if (set!.refreshToken) {
             const id = set!.refreshToken.token.id;
-            model.addToken({ value: set!.refreshToken.value, id, cls: 'refresh_token', grant: t.grant, parent: t.id, family: id, expiresAt: Math.min(model.now + LIFE.refresh, t.grant.expiresAt) });
+            model.addToken({ value: set!.refreshToken.value, id, cls: 'refresh_token', grant: t.grant, parent: t.id, family: id, expiresAt: Math.min(model.now + LIFE.refresh, t.grant.expiresAt), offline });
           }
         }
         break;
@@ -285,6 +159,7 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
             ...(t.parent !== undefined && { parent: t.parent }),
             family: t.family!,
             expiresAt: Math.min(model.now + LIFE.refresh, t.grant.expiresAt),
+            offline: t.grant.offline,
           });
           model.addToken({
             value: set!.accessToken.value,
@@ -294,6 +169,7 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
             parent: successor.id,
             family: t.family!,
             expiresAt: Math.min(model.now + LIFE.access, t.grant.expiresAt),
+            offline: t.grant.offline,
           });
         }
         break;
@@ -302,7 +178,7 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
         const g = pick(model.grants, op.g);
         if (!g) break;
         const err = await outcome(m.revokeGrant(g.sid));
-        const exists = !g.removed && model.client(g) !== undefined;
+        const exists = model.grantExists(g);
         assert.equal(nameOf(err), exists ? 'ok' : 'UnknownSession', `revokeGrant ${ctx()}`);
         if (exists) g.revoked = true;
         break;
@@ -313,10 +189,7 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
         const err = await outcome(m.revokeClientSession(g.sid));
         const c = model.client(g);
         assert.equal(nameOf(err), c ? 'ok' : 'UnknownSession', `revokeClientSession ${ctx()}`);
-        if (c) {
-          c.revoked = true;
-          for (const x of model.grants) if (!x.removed && x.userId === g.userId && x.clientId === g.clientId) x.revoked = true;
-        }
+        if (c) model.revokeClient(g.userId, g.clientId);
         break;
       }
       case 'revokeToken': {
@@ -337,13 +210,7 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
         const err = await outcome(m.logoutUser(userId, { keepOffline: op.keepOffline }));
         const u = model.users.get(userId);
         assert.equal(nameOf(err), u ? 'ok' : 'UnknownSession', `logout ${ctx()}`);
-        if (u) {
-          u.epoch++;
-          if (!op.keepOffline) {
-            for (const c of u.clients.values()) c.revoked = true;
-            for (const g of model.grants) if (!g.removed && g.userId === userId) g.revoked = true;
-          }
-        }
+        if (u) model.logout(userId, op.keepOffline);
         break;
       }
       case 'remove': {
@@ -352,17 +219,12 @@ async function runSequence(users: string[], clients: string[], codePolicy: Reuse
         const path = op.level === 'grant' ? { userId: g.userId, clientId: g.clientId, grantId: g.id } : op.level === 'client' ? { userId: g.userId, clientId: g.clientId } : { userId: g.userId };
         const err = await outcome(m.removeSession(m.sessionIdOf(path)));
         const u = model.users.get(g.userId);
-        const exists = op.level === 'user' ? u !== undefined : op.level === 'client' ? model.client(g) !== undefined : !g.removed && model.client(g) !== undefined;
+        const exists = op.level === 'user' ? u !== undefined : op.level === 'client' ? model.client(g) !== undefined : model.grantExists(g);
         assert.equal(nameOf(err), exists ? 'ok' : 'UnknownSession', `remove ${op.level} ${ctx()}`);
         if (!exists) break;
         if (op.level === 'grant') g.removed = true;
-        else if (op.level === 'client') {
-          model.removeGrants((x) => x.userId === g.userId && x.clientId === g.clientId);
-          u!.clients.delete(g.clientId);
-        } else {
-          model.removeGrants((x) => x.userId === g.userId);
-          model.users.delete(g.userId);
-        }
+        else if (op.level === 'client') model.removeClient(g.userId, g.clientId);
+        else model.dropUser(g.userId);
         break;
       }
       case 'advance':

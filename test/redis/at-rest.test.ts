@@ -10,7 +10,7 @@ import { hashTokenValue } from '../../src/crypto/token-value.js';
 import { jwtReferenceHash } from '../../src/manager/jwt-tokens.js';
 import { RedisStore } from '../../src/redis/redis-store.js';
 import { REDIRECT, SECRET_SPELLINGS, TestClock, VERIFIER, makeManager, pkceChallenge } from '../conformance/harness.js';
-import { allKeys, singleServer, uniquePrefix, type SingleFixture } from './helpers.js';
+import { allKeys, singleServerPerSuite, uniquePrefix } from './helpers.js';
 
 /** The spellings a value could be stored under. */
 function spellings(value: string): string[] {
@@ -20,13 +20,7 @@ function spellings(value: string): string[] {
 
 describe('RedisStore: nothing secret at rest', function () {
   this.timeout(30_000);
-  let fx: SingleFixture;
-  before(async () => {
-    fx = await singleServer();
-  });
-  after(async () => {
-    await fx?.stop();
-  });
+  const fx = singleServerPerSuite();
 
   it('a full flow leaves no token value, session id, key or salt in any key or value', async () => {
     const prefix = uniquePrefix();

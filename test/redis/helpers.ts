@@ -1,7 +1,8 @@
 /**
  * Redis fixtures for the RedisStore tests: one private redis-server (or a 3-master cluster) per
  * test file, node-redis clients configured as the README recommends, and stores on unique key
- * prefixes so that several empty stores can share one server.
+ * prefixes so that several empty stores can share one server. `singleServerPerSuite()` and
+ * `threeMastersPerSuite()` register the mocha hooks that start and stop one for a describe block.
  */
 import { createClient, createCluster } from 'redis';
 import { RedisStore, type RedisStoreOptions } from '../../src/redis/redis-store.js';
@@ -102,4 +103,35 @@ export async function threeMasters(): Promise<ClusterFixture> {
       await cluster.stop();
     },
   };
+}
+
+/**
+ * Registers mocha hooks on the enclosing describe: `start()` in before(), the fixture's stop() in
+ * after(). The returned object reads through to the fixture, so the suite's tests use it as they
+ * would the fixture itself; using it before the before() hook has run throws.
+ */
+function perSuite<T extends { stop(): Promise<void> }>(start: () => Promise<T>): T {
+  let fx: T | undefined;
+  before(async () => {
+    fx = await start();
+  });
+  after(async () => {
+    await fx?.stop();
+  });
+  return new Proxy({} as T, {
+    get(_target, key) {
+      if (fx === undefined) throw new Error(`Redis fixture: ${String(key)} read before the suite's before() hook ran`);
+      return Reflect.get(fx, key);
+    },
+  });
+}
+
+/** {@link singleServer} for the enclosing describe: started before its first test, stopped after its last. */
+export function singleServerPerSuite(extra: readonly string[] = []): SingleFixture {
+  return perSuite(() => singleServer(extra));
+}
+
+/** {@link threeMasters} for the enclosing describe: started before its first test, stopped after its last. */
+export function threeMastersPerSuite(): ClusterFixture {
+  return perSuite(threeMasters);
 }

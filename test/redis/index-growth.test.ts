@@ -7,17 +7,11 @@ import assert from 'node:assert/strict';
 import { hashTokenValue } from '../../src/crypto/token-value.js';
 import { RedisStore } from '../../src/redis/redis-store.js';
 import { TestClock, codeFlow, makeManager, newSession } from '../conformance/harness.js';
-import { allKeys, singleServer, uniquePrefix, type SingleFixture } from './helpers.js';
+import { allKeys, singleServerPerSuite, uniquePrefix } from './helpers.js';
 
 describe('RedisStore: index growth and TTLs (field fault 18)', function () {
   this.timeout(180_000);
-  let fx: SingleFixture;
-  before(async () => {
-    fx = await singleServer();
-  });
-  after(async () => {
-    await fx?.stop();
-  });
+  const fx = singleServerPerSuite();
 
   it('10 000 rotations: the index holds live members only and every TTL follows its longest live member', async () => {
     const clock = new TestClock();

@@ -18,7 +18,7 @@ import type { TreeDump } from '../../src/store/store.js';
 import type { GrantRecord, ReuseMarker, TokenRecord, UserRecord } from '../../src/tree/records.js';
 import { DEFAULT_USAGE_RULES } from '../../src/tree/usage-rules.js';
 import { TestClock, canonicalDump, codeFlow, makeManager, newSession, routeOfToken } from '../conformance/harness.js';
-import { allKeys, singleServer, threeMasters, uniquePrefix, type ClusterFixture, type SingleFixture } from './helpers.js';
+import { allKeys, singleServerPerSuite, threeMastersPerSuite, uniquePrefix } from './helpers.js';
 
 const T = Date.now() + 3_600_000; // a time in the future, so nothing expires during the test
 const ROUTE = 'AbC';
@@ -144,13 +144,7 @@ function plain(v: unknown): unknown {
 
 describe('RedisStore (single server)', function () {
   this.timeout(30_000);
-  let fx: SingleFixture;
-  before(async () => {
-    fx = await singleServer();
-  });
-  after(async () => {
-    await fx?.stop();
-  });
+  const fx = singleServerPerSuite();
 
   it('load then dump returns every record exactly as MemoryStore does, hostile strings included', async () => {
     const tree = nastyTree();
@@ -260,13 +254,7 @@ describe('RedisStore (single server)', function () {
 
 describe('RedisStore mints on remembered grants only while they are current', function () {
   this.timeout(30_000);
-  let fx: SingleFixture;
-  before(async () => {
-    fx = await singleServer();
-  });
-  after(async () => {
-    await fx?.stop();
-  });
+  const fx = singleServerPerSuite();
 
   /** Two processes on one Redis: the same prefix, a store and a manager each. */
   function twoProcesses() {
@@ -412,13 +400,7 @@ describe('RedisStore encoding: fields it does not know yet', () => {
 
 describe('RedisStore on a 3-master cluster: one user, one slot', function () {
   this.timeout(60_000);
-  let fx: ClusterFixture;
-  before(async () => {
-    fx = await threeMasters();
-  });
-  after(async () => {
-    await fx?.stop();
-  });
+  const fx = threeMastersPerSuite();
 
   it("every key of a user hashes to the user's slot; users spread over the masters", async () => {
     const store = fx.store();

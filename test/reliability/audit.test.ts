@@ -8,8 +8,7 @@ import { RedisStore } from '../../src/redis/redis-store.js';
 import type { TreeDump } from '../../src/store/store.js';
 import type { TokenRecord } from '../../src/tree/records.js';
 import { TestClock, codeFlow, makeManager } from '../conformance/harness.js';
-import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
-import { allKeys, connect, uniquePrefix, type Client } from '../redis/helpers.js';
+import { allKeys, singleServerPerSuite, uniquePrefix } from '../redis/helpers.js';
 import { atRestFindings, auditDump, auditRedisKeys, redisTexts, spellings, storedHashOf } from './audit.js';
 
 const kinds = (vs: ReadonlyArray<{ kind: string }>) => [...new Set(vs.map((v) => v.kind))].sort();
@@ -23,16 +22,7 @@ function planted(d: TreeDump, edit: (d: { users: unknown[]; clients: unknown[]; 
 
 describe('reliability: the audit finds planted damage', function () {
   this.timeout(30_000);
-  let server: RedisInstance;
-  let client: Client;
-  before(async () => {
-    server = await startRedis(['--maxmemory-policy', 'noeviction']);
-    client = await connect(server.url);
-  });
-  after(async () => {
-    await client?.close().catch(() => {});
-    await server?.stop();
-  });
+  const fx = singleServerPerSuite(['--maxmemory-policy', 'noeviction']);
 
   it('dump: orphans, a live token under a revoked parent or family, a used-up record, duplicates, double spends', async () => {
     const clock = new TestClock();
@@ -83,40 +73,40 @@ describe('reliability: the audit finds planted damage', function () {
   it('Redis keys: dead index members, orphan and unindexed token keys, keys without TTL, strange keys', async () => {
     const clock = new TestClock();
     const prefix = uniquePrefix();
-    const m = makeManager(new RedisStore({ client, prefix, clock: clock.read }), clock);
+    const m = makeManager(new RedisStore({ client: fx.client, prefix, clock: clock.read }), clock);
     await m.startBrowserSession('alice', { validFor: 600 });
     const f = await codeFlow(m, 'alice', 'app');
     await m.refresh(f.refresh!, { clientId: 'app' });
-    const clean = await auditRedisKeys(client, prefix, clock.now);
+    const clean = await auditRedisKeys(fx.client, prefix, clock.now);
     assert.deepEqual(clean.violations, []);
     assert.ok(clean.counts.tokenKeys >= 4 && clean.counts.userKeys === 1 && clean.counts.indexKeys === 1);
 
-    const keys = await allKeys(client, prefix);
+    const keys = await allKeys(fx.client, prefix);
     const userKey = keys.find((k) => k.includes('}u:'))!;
     const tokenKeys = keys.filter((k) => k.includes('}t:'));
-    const grantField = Object.keys(await client.hGetAll(userKey)).find((f) => f.startsWith('g'))!;
+    const grantField = Object.keys(await fx.client.hGetAll(userKey)).find((f) => f.startsWith('g'))!;
 
     // One token key gone (its index member now names nothing), one key without a TTL, a stray key.
-    const saved = await client.get(tokenKeys[0]!);
-    await client.del(tokenKeys[0]!);
-    await client.persist(tokenKeys[1]!);
-    await client.set(`${prefix}stray`, 'x');
-    let a = await auditRedisKeys(client, prefix, clock.now);
+    const saved = await fx.client.get(tokenKeys[0]!);
+    await fx.client.del(tokenKeys[0]!);
+    await fx.client.persist(tokenKeys[1]!);
+    await fx.client.set(`${prefix}stray`, 'x');
+    let a = await auditRedisKeys(fx.client, prefix, clock.now);
     assert.deepEqual(kinds(a.violations), ['index-member-without-token', 'key-without-ttl', 'unknown-key']);
-    await client.set(tokenKeys[0]!, saved!, { PX: 600_000 });
-    await client.pExpire(tokenKeys[1]!, 600_000);
-    await client.del(`${prefix}stray`);
-    assert.deepEqual((await auditRedisKeys(client, prefix, clock.now)).violations, []);
+    await fx.client.set(tokenKeys[0]!, saved!, { PX: 600_000 });
+    await fx.client.pExpire(tokenKeys[1]!, 600_000);
+    await fx.client.del(`${prefix}stray`);
+    assert.deepEqual((await auditRedisKeys(fx.client, prefix, clock.now)).violations, []);
 
     // The grant field gone while its tokens and index members stay: orphans both ways.
-    await client.hDel(userKey, grantField);
-    a = await auditRedisKeys(client, prefix, clock.now);
+    await fx.client.hDel(userKey, grantField);
+    a = await auditRedisKeys(fx.client, prefix, clock.now);
     assert.ok(kinds(a.violations).includes('orphan-token-key'));
     assert.ok(kinds(a.violations).includes('index-member-without-grant'));
 
     // Once the records' clock passes every expiry, dead members and expired keys are not violations.
     clock.advanceSeconds(30 * 86_400);
-    a = await auditRedisKeys(client, prefix, clock.now);
+    a = await auditRedisKeys(fx.client, prefix, clock.now);
     assert.deepEqual(a.violations, []);
     assert.equal(a.counts.deadIndexMembers, a.counts.indexMembers);
   });
@@ -136,8 +126,8 @@ describe('reliability: the audit finds planted damage', function () {
     assert.equal(atRestFindings([`k\t${salt.toString('hex')}\n`], needles).length, 1);
     // Reads every type of key.
     const prefix = uniquePrefix();
-    await client.hSet(`${prefix}h`, 'f', Buffer.from(value).toString('base64'));
-    const texts = await redisTexts(client, prefix);
+    await fx.client.hSet(`${prefix}h`, 'f', Buffer.from(value).toString('base64'));
+    const texts = await redisTexts(fx.client, prefix);
     assert.equal(atRestFindings(texts, needles).length, 1);
   });
 });

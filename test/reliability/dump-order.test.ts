@@ -8,25 +8,15 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { RedisStore } from '../../src/redis/redis-store.js';
 import type { SessionStore } from '../../src/store/store.js';
 import { TestClock, authRequest, makeManager } from '../conformance/harness.js';
-import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
-import { connect, uniquePrefix, type Client } from '../redis/helpers.js';
+import { singleServerPerSuite, uniquePrefix } from '../redis/helpers.js';
 
 describe('reliability: dump → load keeps the order of grants of one millisecond', function () {
   this.timeout(30_000);
-  let server: RedisInstance;
-  let client: Client;
-  before(async () => {
-    server = await startRedis(['--maxmemory-policy', 'noeviction']);
-    client = await connect(server.url);
-  });
-  after(async () => {
-    await client?.close().catch(() => {});
-    await server?.stop();
-  });
+  const fx = singleServerPerSuite(['--maxmemory-policy', 'noeviction']);
 
   const stores: Array<[string, (clock: TestClock) => SessionStore]> = [
     ['MemoryStore', () => new MemoryStore()],
-    ['RedisStore', (clock) => new RedisStore({ client, prefix: uniquePrefix(), clock: clock.read })],
+    ['RedisStore', (clock) => new RedisStore({ client: fx.client, prefix: uniquePrefix(), clock: clock.read })],
   ];
   for (const [name, make] of stores) {
     it(`${name}: the newest of 20 same-millisecond grants is still the newest after a reload`, async () => {

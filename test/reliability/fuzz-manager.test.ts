@@ -17,8 +17,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { RedisStore } from '../../src/redis/redis-store.js';
 import type { SessionStore } from '../../src/store/store.js';
 import { TestClock, VERIFIER, authRequest, canonicalDump, jwtOptions, makeManager, pkceChallenge, prototypeSnapshot, REDIRECT } from '../conformance/harness.js';
-import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
-import { connect, uniquePrefix, type Client } from '../redis/helpers.js';
+import { singleServerPerSuite, uniquePrefix } from '../redis/helpers.js';
 import { auditDump, auditMemoryIndex, auditRedisKeys } from './audit.js';
 import { fuzzSeed, roundSeed } from './fuzz-seed.js';
 import { anyObject, anyValue, hostileObject, hostileString, valueLike, forgedTokens, wrongType } from './fuzz-values.js';
@@ -188,20 +187,11 @@ const newStats = (): FuzzStats => ({ calls: 0, ok: 0, typed: new Map(), writeChe
 
 describe('reliability: fuzzing the SessionManager surface', function () {
   this.timeout(120_000);
-  let server: RedisInstance;
-  let client: Client;
-  before(async () => {
-    server = await startRedis(['--maxmemory-policy', 'noeviction']);
-    client = await connect(server.url);
-  });
-  after(async () => {
-    await client?.close().catch(() => {});
-    await server?.stop();
-  });
+  const fx = singleServerPerSuite(['--maxmemory-policy', 'noeviction']);
 
   const fresh = async (kind: 'memory' | 'redis', clock: TestClock): Promise<{ m: SessionManager; store: SessionStore; prefix: string }> => {
     const prefix = uniquePrefix();
-    const store = kind === 'memory' ? new MemoryStore() : new RedisStore({ client, prefix, clock: clock.read });
+    const store = kind === 'memory' ? new MemoryStore() : new RedisStore({ client: fx.client, prefix, clock: clock.read });
     return { m: makeManager(store, clock, { jwt: await jwtOptions() }), store, prefix };
   };
 
@@ -248,6 +238,6 @@ describe('reliability: fuzzing the SessionManager surface', function () {
     assert.deepEqual(prototypeSnapshot(), proto, 'Object.prototype unchanged');
     const d = await main.m.dump();
     assert.deepEqual(auditDump(d, clock.now).violations, []);
-    assert.deepEqual((await auditRedisKeys(client, main.prefix, clock.now)).violations, []);
+    assert.deepEqual((await auditRedisKeys(fx.client, main.prefix, clock.now)).violations, []);
   });
 });

@@ -16,7 +16,7 @@ import type { SessionStore, TreeDump } from '../../src/store/store.js';
 import { tokenInactiveReason } from '../../src/tree/activity.js';
 import { authRequest, canonicalDump, makeManager, purgeAll, type TestClock } from '../conformance/harness.js';
 import { auditDump, auditMemoryIndex, auditRedisKeys, type RedisReader } from './audit.js';
-import { LIFE, S, reconcile, type MGrant, type MToken, type TokenClass, type TreeModel } from './tree-model.js';
+import { LIFE, S, pick, reconcile, type MGrant, type MToken, type TokenClass, type TreeModel } from '../helpers/tree-model.js';
 
 /** The system under test: a manager on a store, which dump/load may replace. */
 export interface Real {
@@ -46,11 +46,6 @@ export interface Counters {
 }
 
 const lifeOf = (cls: TokenClass): number => (cls === 'authorization_code' ? LIFE.code : cls === 'access_token' ? LIFE.access : LIFE.refresh);
-
-/** `list[i]` counted from the newest entry, or undefined for an empty list. */
-function pick<T>(list: readonly T[], i: number): T | undefined {
-  return list.length === 0 ? undefined : list[list.length - 1 - (i % list.length)];
-}
 
 async function outcome(p: Promise<unknown>, r: Real, op: string): Promise<unknown> {
   let err: unknown;
@@ -316,8 +311,7 @@ class RevokeClient extends Cmd {
     if (!c) return expectOneOf(err, ['UnknownSession'], 'revoke a removed client session');
     expectOneOf(err, m.userMayVanish(g.userId) ? ['ok', 'UnknownSession'] : ['ok'], 'revoke a client session');
     if (err !== undefined) return m.dropUser(g.userId);
-    c.revoked = true;
-    for (const x of m.grants) if (!x.removed && x.userId === g.userId && x.clientId === g.clientId) x.revoked = true;
+    m.revokeClient(g.userId, g.clientId);
   }
   toString(): string {
     return `revokeClientSession(g${this.g})`;
@@ -356,10 +350,8 @@ class Remove extends Cmd {
     if (!exists) return expectOneOf(err, ['UnknownSession'], `remove a missing ${this.level}`);
     expectOneOf(err, uncertain ? ['ok', 'UnknownSession'] : ['ok'], `remove a ${this.level}`);
     if (this.level === 'grant') g.removed = true;
-    else if (this.level === 'client') {
-      m.removeGrants((x) => x.userId === g.userId && x.clientId === g.clientId);
-      u!.clients.delete(g.clientId);
-    } else m.dropUser(g.userId);
+    else if (this.level === 'client') m.removeClient(g.userId, g.clientId);
+    else m.dropUser(g.userId);
   }
   toString(): string {
     return `removeSession(g${this.g}, ${this.level})`;

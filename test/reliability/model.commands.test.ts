@@ -17,10 +17,9 @@ import { RedisStore } from '../../src/redis/redis-store.js';
 import type { ReusePolicy } from '../../src/store/store.js';
 import type { SessionManagerOptions } from '../../src/manager/options.js';
 import { HOSTILE_IDS, TestClock, makeManager, prototypeSnapshot } from '../conformance/harness.js';
-import { connect, deletePrefix, uniquePrefix, type Client } from '../redis/helpers.js';
-import { startRedis, type RedisInstance } from '../helpers/redis-server.js';
+import { deletePrefix, singleServerPerSuite, uniquePrefix } from '../redis/helpers.js';
 import { commandArbitraries, verify, type Counters, type Real } from './model-commands.js';
-import { TreeModel } from './tree-model.js';
+import { TreeModel } from '../helpers/tree-model.js';
 
 const idArb = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_IDS) },
@@ -48,117 +47,118 @@ function report(label: string, runs: number, c: Counters): void {
   console.log(`      ${label} outcomes: ${ops.map(([k, n]) => `${k} ${n}`).join(', ')}`);
 }
 
+/** What one store's suite plugs into {@link treeProperty}. */
+interface Target {
+  /** Runs started so far, and what their commands did. */
+  readonly stats: { runs: number; readonly counters: Counters };
+  /** The model's lazyExpiry: a Redis store drops a user whose every record has expired. */
+  readonly lazyExpiry: boolean;
+  /** The system under test of one run: a manager on a new, empty store. */
+  real(clock: TestClock, options: SessionManagerOptions): Real;
+  /** After each run, however it ended. */
+  afterRun?(): Promise<void>;
+}
+
+/**
+ * The property both stores run: hostile user and client ids, reuse policies and the grace window
+ * vary per run; the model and the real manager start empty and agree at setup and after every
+ * command.
+ */
+function treeProperty(target: Target) {
+  return fc.asyncProperty(
+    fc.uniqueArray(idArb, { minLength: 1, maxLength: 3 }),
+    fc.uniqueArray(idArb, { minLength: 1, maxLength: 2 }),
+    policyArb,
+    policyArb,
+    fc.constantFrom(0, 5),
+    fc.commands(commandArbitraries, { maxCommands: 100, size: 'max' }),
+    async (userIds, clientIds, code, refresh, grace, cmds) => {
+      target.stats.runs++;
+      const clock = new TestClock();
+      const options = managerOptions(code, refresh, grace);
+      const setup = async () => {
+        const real = target.real(clock, options);
+        const model = new TreeModel(userIds, clientIds, { code, refresh, graceMs: grace * 1000 }, target.lazyExpiry, clock);
+        await verify(model, real, 'setup');
+        return { model, real };
+      };
+      try {
+        await fc.asyncModelRun(setup, cmds);
+      } finally {
+        await target.afterRun?.();
+      }
+    },
+  );
+}
+
 describe('reliability: model-based commands on MemoryStore', function () {
   this.timeout(120_000);
 
   it('random interleavings keep every invariant and agree with the model after every step', async () => {
     const protoBefore = prototypeSnapshot();
-    const counters = newCounters();
-    let runs = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.uniqueArray(idArb, { minLength: 1, maxLength: 3 }),
-        fc.uniqueArray(idArb, { minLength: 1, maxLength: 2 }),
-        policyArb,
-        policyArb,
-        fc.constantFrom(0, 5),
-        fc.commands(commandArbitraries, { maxCommands: 100, size: 'max' }),
-        async (userIds, clientIds, code, refresh, grace, cmds) => {
-          runs++;
-          const clock = new TestClock();
-          const options = managerOptions(code, refresh, grace);
-          const setup = async () => {
-            const store = new MemoryStore();
-            const real: Real = {
-              kind: 'memory',
-              clock,
-              options,
-              manager: makeManager(store, clock, options),
-              store,
-              prefix: '',
-              fresh: async () => ({ store: new MemoryStore(), prefix: '' }),
-              discard: async () => {},
-              counters,
-            };
-            const model = new TreeModel(userIds, clientIds, { code, refresh, graceMs: grace * 1000 }, false, clock);
-            await verify(model, real, 'setup');
-            return { model, real };
-          };
-          await fc.asyncModelRun(setup, cmds);
-        },
-      ),
-      { numRuns: 100 },
-    );
-    report('memory', runs, counters);
-    assert.ok(counters.commands > 3000, `too few commands ran (${counters.commands})`);
+    const stats = { runs: 0, counters: newCounters() };
+    const target: Target = {
+      stats,
+      lazyExpiry: false,
+      real: (clock, options) => {
+        const store = new MemoryStore();
+        return {
+          kind: 'memory',
+          clock,
+          options,
+          manager: makeManager(store, clock, options),
+          store,
+          prefix: '',
+          fresh: async () => ({ store: new MemoryStore(), prefix: '' }),
+          discard: async () => {},
+          counters: stats.counters,
+        };
+      },
+    };
+    await fc.assert(treeProperty(target), { numRuns: 100 });
+    report('memory', stats.runs, stats.counters);
+    assert.ok(stats.counters.commands > 3000, `too few commands ran (${stats.counters.commands})`);
     assert.deepEqual(prototypeSnapshot(), protoBefore, 'Object.prototype unchanged');
   });
 });
 
 describe('reliability: model-based commands on RedisStore (private redis-server)', function () {
   this.timeout(150_000);
-  let server: RedisInstance;
-  let client: Client;
-
-  before(async () => {
-    // Extra arguments: always a private server, never a shared REDIS_URL (the audit reads every key).
-    server = await startRedis(['--maxmemory-policy', 'noeviction']);
-    client = await connect(server.url);
-  });
-  after(async () => {
-    await client?.close().catch(() => {});
-    await server?.stop();
-  });
+  // Extra arguments: always a private server, never a shared REDIS_URL (the audit reads every key).
+  const fx = singleServerPerSuite(['--maxmemory-policy', 'noeviction']);
 
   it('random interleavings keep every invariant and agree with the model after every step', async () => {
-    const counters = newCounters();
-    let runs = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.uniqueArray(idArb, { minLength: 1, maxLength: 3 }),
-        fc.uniqueArray(idArb, { minLength: 1, maxLength: 2 }),
-        policyArb,
-        policyArb,
-        fc.constantFrom(0, 5),
-        fc.commands(commandArbitraries, { maxCommands: 100, size: 'max' }),
-        async (userIds, clientIds, code, refresh, grace, cmds) => {
-          runs++;
-          const clock = new TestClock();
-          const options = managerOptions(code, refresh, grace);
-          const newStore = () => {
-            const prefix = uniquePrefix();
-            // The records' clock is the test clock: TTLs are shifted by its distance to real time.
-            return { store: new RedisStore({ client, prefix, clock: clock.read }), prefix };
-          };
-          const first = newStore();
-          const setup = async () => {
-            const real: Real = {
-              kind: 'redis',
-              clock,
-              options,
-              manager: makeManager(first.store, clock, options),
-              store: first.store,
-              prefix: first.prefix,
-              redis: client,
-              fresh: async () => newStore(),
-              discard: (prefix) => deletePrefix(client, prefix),
-              counters,
-            };
-            const model = new TreeModel(userIds, clientIds, { code, refresh, graceMs: grace * 1000 }, true, clock);
-            await verify(model, real, 'setup');
-            return { model, real };
-          };
-          try {
-            await fc.asyncModelRun(setup, cmds);
-          } finally {
-            // Each run's keys go: the next run's audit reads its own prefix only, and SCAN stays short.
-            await client.flushDb();
-          }
-        },
-      ),
-      { numRuns: 60 },
-    );
-    report('redis', runs, counters);
-    assert.ok(counters.commands > 1500, `too few commands ran (${counters.commands})`);
+    const stats = { runs: 0, counters: newCounters() };
+    const target: Target = {
+      stats,
+      lazyExpiry: true,
+      real: (clock, options) => {
+        const newStore = () => {
+          const prefix = uniquePrefix();
+          // The records' clock is the test clock: TTLs are shifted by its distance to real time.
+          return { store: new RedisStore({ client: fx.client, prefix, clock: clock.read }), prefix };
+        };
+        const first = newStore();
+        return {
+          kind: 'redis',
+          clock,
+          options,
+          manager: makeManager(first.store, clock, options),
+          store: first.store,
+          prefix: first.prefix,
+          redis: fx.client,
+          fresh: async () => newStore(),
+          discard: (prefix) => deletePrefix(fx.client, prefix),
+          counters: stats.counters,
+        };
+      },
+      // Each run's keys go: the next run's audit reads its own prefix only, and SCAN stays short.
+      afterRun: async () => {
+        await fx.client.flushDb();
+      },
+    };
+    await fc.assert(treeProperty(target), { numRuns: 60 });
+    report('redis', stats.runs, stats.counters);
+    assert.ok(stats.counters.commands > 1500, `too few commands ran (${stats.counters.commands})`);
   });
 });

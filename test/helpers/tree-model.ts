@@ -1,8 +1,12 @@
 /**
- * A deliberately naive model of the session tree for the commands-based property test: plain
- * objects with explicit parent pointers, rotation families and flags, and the activity rule of
- * SPEC §4 written out directly. The commands (`model-commands.ts`) apply each operation to the
- * model and to a real SessionManager; {@link reconcile} then compares the two through a dump.
+ * A deliberately naive model of the session tree, shared by the two model-based property tests:
+ * plain objects with explicit parent pointers, rotation families and flags, and the activity rule
+ * of SPEC §4 written out directly.
+ *
+ * - test/core/model.property.test.ts runs random operation sequences on a memory store and, after
+ *   every step, compares introspect/validateToken and the newest live grant with this model.
+ * - test/reliability/model-commands.ts applies fast-check commands to the model and to a real
+ *   SessionManager (memory and Redis); {@link reconcile} then compares the two through a dump.
  *
  * Where a store has legitimate freedom the model accepts either outcome and follows what
  * happened: an expired record may already be pruned, and a Redis store drops a user whose every
@@ -57,6 +61,11 @@ export interface Policies {
   readonly refresh: ReusePolicy;
   /** Refresh grace window (ms); 0 disables it. */
   readonly graceMs: number;
+}
+
+/** `list[i]` counted from the newest entry (operations pick the model's grants and tokens so), or undefined for an empty list. */
+export function pick<T>(list: readonly T[], i: number): T | undefined {
+  return list.length === 0 ? undefined : list[list.length - 1 - (i % list.length)];
 }
 
 export class TreeModel {
@@ -179,6 +188,17 @@ export class TreeModel {
   }
   removeGrants(pred: (g: MGrant) => boolean): void {
     for (const g of this.grants) if (!g.removed && pred(g)) g.removed = true;
+  }
+  /** revokeClientSession: the client session is revoked, and so is every grant under it. */
+  revokeClient(userId: string, clientId: string): void {
+    const c = this.users.get(userId)?.clients.get(clientId);
+    if (c) c.revoked = true;
+    for (const g of this.grants) if (!g.removed && g.userId === userId && g.clientId === clientId) g.revoked = true;
+  }
+  /** removeSession of a client session: its grants go, and so does the client session. */
+  removeClient(userId: string, clientId: string): void {
+    this.removeGrants((g) => g.userId === userId && g.clientId === clientId);
+    this.users.get(userId)?.clients.delete(clientId);
   }
   dropUser(userId: string): void {
     this.removeGrants((g) => g.userId === userId);
