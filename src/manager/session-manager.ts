@@ -45,6 +45,7 @@ import { MAX_LIFETIME_SECONDS, normalizeRuleTable, normalizeRules } from '../tre
 import {
   cloneJson,
   cloneJsonObject,
+  isArray,
   optionalId,
   ownProperty,
   requireObject,
@@ -603,7 +604,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     // The caller's own options must be right; only the token value is untrusted input here.
     const o = optionsOf<{ clientId?: string; tokenClasses?: readonly TokenClass[] }>(options, 'introspect options');
     const clientId = optionalId(o.clientId, 'clientId');
-    if (o.tokenClasses !== undefined && !Array.isArray(o.tokenClasses)) throw new InvalidInput('tokenClasses must be an array of token classes');
+    if (o.tokenClasses !== undefined && !isArray(o.tokenClasses, 'tokenClasses')) throw new InvalidInput('tokenClasses must be an array of token classes');
     const classes = o.tokenClasses === undefined ? undefined : requireScopes(o.tokenClasses, 'tokenClasses');
     let v: ValidatedToken;
     try {
@@ -749,10 +750,10 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   /** Logout notices for grants and the browser sessions that ended with them. */
   logoutNotices(grants: readonly GrantContext[], browserSessionIds: readonly string[]): LogoutNotice[] {
     // Array.from: holes of a sparse array become undefined and are refused, never destructured.
-    if (!Array.isArray(grants) || !Array.from(grants).every((g) => g !== null && typeof g === 'object' && g.grant !== null && typeof g.grant === 'object')) {
+    if (!isArray(grants, 'grants') || !Array.from(grants).every((g) => g !== null && typeof g === 'object' && g.grant !== null && typeof g.grant === 'object')) {
       throw new InvalidInput('grants must be an array of grant contexts');
     }
-    if (!Array.isArray(browserSessionIds)) throw new InvalidInput('browserSessionIds must be an array');
+    if (!isArray(browserSessionIds, 'browserSessionIds')) throw new InvalidInput('browserSessionIds must be an array');
     for (const bs of browserSessionIds) requireId(bs, 'browser session id', 256);
     const notices = new Map<string, LogoutNotice>();
     const now = this.#now();

@@ -56,7 +56,7 @@ export function requireScopes(value: unknown, name = 'scope'): readonly string[]
   }
   let entries: unknown[];
   if (typeof value === 'string') entries = value.split(' ');
-  else if (!Array.isArray(value)) throw new InvalidInput(`${name} must be an array of strings or a space-separated string`);
+  else if (!isArray(value, name)) throw new InvalidInput(`${name} must be an array of strings or a space-separated string`);
   else if (value.length > MAX_SCOPES) throw new InvalidInput(`${name} has more than ${MAX_SCOPES} entries`);
   // A copy: each entry is read once, so what is checked is what is kept, whatever the array does on reads.
   else entries = Array.prototype.slice.call(value);
@@ -82,10 +82,19 @@ export function requireScopes(value: unknown, name = 'scope'): readonly string[]
 
 /** `value` itself if it is an object (not null, not an array), else {@link InvalidInput}. */
 export function requireObject(value: unknown, name: string): object {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (value === null || typeof value !== 'object' || isArray(value, name)) {
     throw new InvalidInput(`${name} must be an object`);
   }
   return value;
+}
+
+/** Array.isArray, with {@link InvalidInput} (not a TypeError) for a revoked Proxy. */
+export function isArray(value: unknown, name: string): value is readonly unknown[] {
+  try {
+    return Array.isArray(value);
+  } catch {
+    throw new InvalidInput(`${name} is a revoked proxy`);
+  }
 }
 
 /**
@@ -165,7 +174,7 @@ function cloneValue(v: unknown, depth: number, st: CloneState): unknown {
   if (st.path.includes(v)) throw new InvalidInput(`${st.name} contains a cycle`);
   st.path.push(v);
   let out: unknown;
-  if (Array.isArray(v)) {
+  if (isArray(v, st.name)) {
     out = v.map((x) => cloneValue(x, depth + 1, st));
   } else {
     // A spread defines (never assigns) each own enumerable property, reading each once: a

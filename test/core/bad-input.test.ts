@@ -698,3 +698,32 @@ describe('bad configuration is InvalidInput at construction, never a TypeError l
     assert.throws(() => m.logoutNotices(new Array(2), []), InvalidInput);
   });
 });
+
+describe('a revoked Proxy anywhere in the input is InvalidInput, not a TypeError', () => {
+  it('as options, input, authRequest, a nested authRequest value, scopes, token classes and notice lists', async () => {
+    const m = new SessionManager({ logger: { warn: () => {} } });
+    const revoked = () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy as never;
+    };
+    const sid = await m.createSession({ userId: 'alice', authRequest: { client_id: 'app', scope: 'openid' }, authnEvent: {} });
+    const access = (await m.mintToken(sid, 'access_token')).value;
+    const calls: Array<[string, () => unknown]> = [
+      ['validateToken options', () => m.validateToken(access, revoked())],
+      ['introspect options', () => m.introspect(access, revoked())],
+      ['introspect tokenClasses', () => m.introspect(access, { tokenClasses: revoked() })],
+      ['createSession input', () => m.createSession(revoked())],
+      ['createSession authRequest', () => m.createSession({ userId: 'alice', authRequest: revoked(), authnEvent: {} })],
+      ['createSession authRequest value', () => m.createSession({ userId: 'alice', authRequest: { client_id: 'app', x: revoked() }, authnEvent: {} })],
+      ['createSession scopes', () => m.createSession({ userId: 'alice', authRequest: { client_id: 'app' }, authnEvent: {}, scopes: revoked() })],
+      ['mintToken options', () => m.mintToken(sid, 'access_token', revoked())],
+      ['logoutNotices grants', () => m.logoutNotices(revoked(), [])],
+      ['logoutNotices browserSessionIds', () => m.logoutNotices([], revoked())],
+    ];
+    for (const [label, call] of calls) {
+      await assert.rejects(async () => call(), { name: 'InvalidInput' }, label);
+    }
+    assert.equal((await m.validateToken(access)).userId, 'alice', 'nothing was changed by the refused calls');
+  });
+});
