@@ -21,9 +21,15 @@ import { cloneJson, cloneJsonObject, requireId, requirePlainObject, requireScope
 
 type Obj = Record<string, unknown>;
 
+/**
+ * Largest number a dump may hold (timestamps in ms, epochs, use counts): 14 digits, up to the
+ * year 5138. Larger ones are no record's, and Redis' Lua prints a number of 15 digits or more in
+ * exponent form, which PEXPIREAT refuses: the load would fail half-way with StoreUnavailable.
+ */
+const MAX_DUMP_NUMBER = 99_999_999_999_999;
 const num = (o: Obj, k: string): number => {
   const v = o[k];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidInput(`dump: ${k} must be a number`);
+  if (typeof v !== 'number' || !(v >= 0 && v <= MAX_DUMP_NUMBER)) throw new InvalidInput(`dump: ${k} must be a number from 0 to ${MAX_DUMP_NUMBER}`);
   return v;
 };
 const bool = (o: Obj, k: string): boolean => {
