@@ -18,6 +18,13 @@ const SECRET = 'api-secret-0123456789abcdef';
 const FORM = 'application/x-www-form-urlencoded';
 const REDIRECT = 'http://127.0.0.1:9/cb';
 
+/** The example provider on loopback with one confidential client, `api`. */
+const startApiProvider = () =>
+  startProvider({
+    host: '127.0.0.1',
+    clients: [{ client_id: 'api', client_secret: SECRET, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] }],
+  });
+
 /** One request on a fresh connection, as raw bytes: nothing between the test and the server. */
 function rawRequest(port: number, request: string): Promise<{ status: number; headers: Map<string, string>; body: string }> {
   return new Promise((resolve, reject) => {
@@ -43,10 +50,7 @@ describe('example provider: JSON APIs at the HTTP level', function () {
     fetch(`${op.issuer}${path}`, { method: 'POST', headers: { authorization: basic, 'content-type': FORM, ...headers }, body });
 
   before(async () => {
-    op = await startProvider({
-      host: '127.0.0.1',
-      clients: [{ client_id: 'api', client_secret: SECRET, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] }],
-    });
+    op = await startApiProvider();
     port = Number(new URL(op.issuer).port);
   });
   after(() => op?.close());
@@ -181,10 +185,7 @@ describe('example provider: one set of client credentials per request (RFC 6749 
   };
 
   before(async () => {
-    op = await startProvider({
-      host: '127.0.0.1',
-      clients: [{ client_id: 'api', client_secret: SECRET, redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'] }],
-    });
+    op = await startApiProvider();
     port = Number(new URL(op.issuer).port);
   });
   after(() => op?.close());
