@@ -201,9 +201,7 @@ export class ClientRegistry {
   ): ClientMetadata {
     const challenge = { 'WWW-Authenticate': `Basic realm="${realm.replace(/["\\]/g, '')}", charset="UTF-8"` };
     const fail = (why: string) => new OAuthError('invalid_client', why, 401, challenge);
-    // RFC 6749 §2.3: "The client MUST NOT use more than one authentication method in each
-    // request" — two Authorization headers are two sets of credentials, of which `req.headers`
-    // would show only the first.
+    // Two Authorization headers are two sets of credentials; `req.headers` would show only the first.
     if (repeatsAuthorization(req.rawHeaders)) throw new OAuthError('invalid_request', 'send one Authorization header, not several');
     const body = paramsOf(req.body);
     const header = req.headers.authorization;

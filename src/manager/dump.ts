@@ -24,7 +24,7 @@ type Obj = Record<string, unknown>;
 /**
  * Largest number a dump may hold (timestamps in ms, epochs, use counts): 14 digits, up to the
  * year 5138. Larger ones are no record's, and Redis' Lua prints a number of 15 digits or more in
- * exponent form, which PEXPIREAT refuses: the load would fail half-way with StoreUnavailable.
+ * exponent form, which PEXPIREAT refuses: a Redis load would fail with StoreUnavailable.
  */
 const MAX_DUMP_NUMBER = 99_999_999_999_999;
 const num = (o: Obj, k: string): number => {

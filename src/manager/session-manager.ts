@@ -569,8 +569,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     try {
       const value = requireTokenValue(tokenValue);
       // Two fields read in place (own properties only, each once), not a copy of the object:
-      // the copy was a tenth of a validation.
-      const o = options === undefined ? NO_OPTIONS : requireObject(options, 'validate options');
+      // the copy was a tenth of a validation. (`options` defaults to {}: never undefined here.)
+      const o = requireObject(options, 'validate options');
       const requested = ownProperty(o, 'tokenClass');
       const tokenClass = requested === undefined ? undefined : requireId(requested, 'tokenClass', 64);
       const clientId = optionalId(ownProperty(o, 'clientId'), 'clientId');
